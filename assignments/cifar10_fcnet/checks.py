@@ -1,0 +1,501 @@
+"""Checks of the CIFAR-10 two-layer-net assignment: the grader's side.
+
+For a check with a probe, `inputs_<id>(ctx)` chooses what the student's code is run on (in
+the sandbox, by probes.py) and `compare_<id>(ctx, inputs, outcome)` judges the raw outputs
+against the reference, here. `compare_hyperparams` has no probe: it trains the reference.
+Every message names what is wrong and the likely cause, in the student's terms.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from grader.check import FAIL, PASS, WARN, Verdict
+from grader.numeric import numerical_gradient, rel_error, sample_indices, scaled_error, worst_index
+
+PARAMS = ("W1", "b1", "W2", "b2")
+D, C = 3072, 10                       # CIFAR-10: students may rely on these defaults
+FORWARD_CASES = [(5, 20), (8, 50), (3, 7)]   # (batch, hidden)
+BACKWARD_CASES = [(5, 10), (8, 25)]
+SGD_CONFIGS = [(0.1, 0.0), (0.05, 0.5), (0.01, 0.9), (0.3, 0.9)]   # (alpha, beta)
+HYPERPARAMS = ("hidden_dim", "alpha", "beta", "batch_size", "num_iters")
+
+
+# ---------------------------------------------------------------- shared helpers
+
+def _params(rng, hidden):
+    return {"W1": rng.standard_normal((D, hidden)) / np.sqrt(D / 2),
+            "b1": 0.1 * rng.standard_normal(hidden),
+            "W2": rng.standard_normal((hidden, C)) / np.sqrt(hidden / 2),
+            "b2": 0.1 * rng.standard_normal(C)}
+
+
+def _cases(flat: dict) -> dict[str, dict]:
+    cases: dict[str, dict] = {}
+    for key, value in flat.items():
+        case, _, name = key.partition(".")
+        cases.setdefault(case, {})[name] = value
+    return dict(sorted(cases.items()))
+
+
+def _ref_net(ctx, params):
+    net = ctx.reference.FullyConnectedNet(hidden_dim=params["W1"].shape[1], input_dim=D, num_classes=C)
+    net.params.update({k: params[k].copy() for k in PARAMS})
+    return net
+
+
+def _first_line(text) -> str:
+    return str(text).split("\n", 1)[0]
+
+
+def _raised(what: str, errors: dict[str, str]) -> Verdict:
+    first = next(iter(errors.values()))
+    return Verdict(FAIL, f"{what} raised {_first_line(first)}",
+                   details={"traceback": first.split("\n", 1)[-1], "cases": list(errors)})
+
+
+def _probe_failed(what: str, outcome) -> Verdict:
+    return Verdict(FAIL, f"{what}: {outcome.error}", details={"traceback": outcome.traceback})
+
+
+# ---------------------------------------------------------------- forward
+
+def inputs_forward(ctx) -> dict:
+    rng = np.random.default_rng(ctx.seed)
+    flat = {}
+    for k, (n, hidden) in enumerate(FORWARD_CASES):
+        flat[f"c{k}.x"] = rng.standard_normal((n, D))
+        flat.update({f"c{k}.{name}": v for name, v in _params(rng, hidden).items()})
+    return flat
+
+
+def compare_forward(ctx, inputs, outcome) -> Verdict:
+    if outcome.error:
+        return _probe_failed("forward could not be run", outcome)
+    cases, outs = _cases(inputs), _cases(outcome.outputs)
+    errors = {k: o["error"].item() for k, o in outs.items() if "error" in o}
+    if errors:
+        return _raised("forward", errors)
+    rtol, rtol32 = ctx.rubric.get("rtol", 1e-7), ctx.rubric.get("rtol_float32", 1e-5)
+    shifted, float32, worst = False, False, 0.0
+    for k, case in cases.items():
+        o = outs[k]
+        expected = _ref_net(ctx, case).forward(case["x"].copy())[0]
+        got = o["scores"].astype(np.float64)
+        if not o["pair"]:
+            return Verdict(FAIL, "forward must return a pair (scores, cache); it returned one value")
+        if not np.array_equal(o["x_after"], case["x"]):
+            return Verdict(FAIL, "forward changed its input x in place (e.g. `x -= ...`); "
+                                 "compute on a new array instead")
+        if got.shape != expected.shape:
+            return Verdict(FAIL, f"scores has shape {got.shape}; expected {expected.shape} "
+                                 "(batch_size, num_classes)")
+        shift = (got - expected).mean(axis=1, keepdims=True)
+        err = rel_error(got - shift, expected)
+        worst = max(worst, err)
+        if err <= rtol:
+            shifted |= bool(np.max(np.abs(shift)) > rtol * max(1.0, np.max(np.abs(expected))))
+            continue
+        if scaled_error(got - shift, expected) <= rtol32:
+            float32, shifted = True, shifted or bool(np.max(np.abs(shift)) > 1e-6)
+            continue
+        return Verdict(FAIL, _forward_diagnosis(case, got, expected),
+                       details={"case": k, "max_rel_error": err, "where": worst_index(got - shift, expected),
+                                "expected_slice": expected[:2, :4].round(4).tolist(),
+                                "got_slice": got[:2, :4].round(4).tolist()})
+    notes = []
+    if shifted:
+        notes.append("your scores differ from the expected ones by a constant per row, "
+                     "which softmax ignores: fine")
+    if float32:
+        notes.append("computed at float32 precision: accepted")
+    return Verdict(PASS, "scores match the reference" + (f" ({'; '.join(notes)})" if notes else ""),
+                   details={"max_rel_error": worst})
+
+
+def _forward_diagnosis(case, got, expected) -> str:
+    x, p = case["x"], case
+    z1 = x @ p["W1"] + p["b1"]
+    candidates = {
+        "the ReLU is missing: apply np.maximum(0, ·) to the hidden layer": z1 @ p["W2"] + p["b2"],
+        "the biases b1 and b2 are not added": np.maximum(x @ p["W1"], 0) @ p["W2"],
+        "b1 is not added": np.maximum(x @ p["W1"], 0) @ p["W2"] + p["b2"],
+        "b2 is not added": np.maximum(z1, 0) @ p["W2"],
+        "the ReLU is applied to the output scores too": np.maximum(np.maximum(z1, 0) @ p["W2"] + p["b2"], 0),
+    }
+    exp = np.exp(expected - expected.max(axis=1, keepdims=True))
+    candidates["forward returns softmax probabilities; return the raw scores (the loss applies softmax)"] = \
+        exp / exp.sum(axis=1, keepdims=True)
+    for message, alt in candidates.items():
+        if alt.shape == got.shape:
+            shift = (got - alt).mean(axis=1, keepdims=True)
+            if scaled_error(got - shift, alt) < 1e-6:
+                return f"scores are wrong: {message}"
+    return (f"scores differ from the expected linear → ReLU → linear output "
+            f"(max relative error {rel_error(got, expected):.2g})")
+
+
+# ---------------------------------------------------------------- backward
+
+def inputs_backward(ctx) -> dict:
+    rng = np.random.default_rng(ctx.seed + 1)
+    flat = {}
+    for k, (n, hidden) in enumerate(BACKWARD_CASES):
+        while True:  # keep every hidden pre-activation away from the ReLU kink
+            x, params = rng.standard_normal((n, D)), _params(rng, hidden)
+            if np.min(np.abs(x @ params["W1"] + params["b1"])) > 1e-4:
+                break
+        flat[f"c{k}.x"] = x
+        flat[f"c{k}.dscores"] = rng.standard_normal((n, C)) / n
+        flat.update({f"c{k}.{name}": v for name, v in params.items()})
+    return flat
+
+
+def _reference_grads(ctx, case, rng, numeric_limit):
+    net = _ref_net(ctx, case)
+    scores, cache = net.forward(case["x"])
+    net.backward(case["dscores"], cache)
+    analytic = {k: np.asarray(net.grads[k], np.float64) for k in PARAMS}
+    numeric = {}
+    for name in PARAMS:   # d/dθ sum(scores(θ) * dscores): what backward is asked to compute
+        theta = net.params[name]
+        idx = sample_indices(theta.shape, numeric_limit, rng)
+        numeric[name] = numerical_gradient(
+            lambda: float(np.sum(net.forward(case["x"])[0] * case["dscores"])), theta, idx)
+    return analytic, numeric
+
+
+def compare_backward(ctx, inputs, outcome) -> Verdict:
+    if outcome.error:
+        return _probe_failed("backward could not be run", outcome)
+    cases, outs = _cases(inputs), _cases(outcome.outputs)
+    errors = {k: o["error"].item() for k, o in outs.items() if "error" in o}
+    if errors:
+        return _raised("forward then backward", errors)
+    rtol, numeric_rtol = ctx.rubric.get("rtol", 1e-7), ctx.rubric.get("numeric_rtol", 1e-6)
+    rng = np.random.default_rng(ctx.seed + 2)
+    verdicts: dict[str, tuple[str, str]] = {}   # param -> (status, message); first problem wins
+    figures: dict[str, dict] = {}
+    for k, case in cases.items():
+        o = outs[k]
+        analytic, numeric = _reference_grads(ctx, case, rng, ctx.rubric.get("numeric_entries", 40))
+        for j, name in enumerate(PARAMS):
+            if name in verdicts and verdicts[name][0] == FAIL:
+                continue
+            status_code = int(o["status"][j])
+            if status_code:
+                verdicts[name] = (FAIL, f"self.grads['{name}'] is "
+                                        + ("not set" if status_code == 1 else "not an array of numbers"))
+                continue
+            got, expected = o[name], analytic[name]
+            status, message, err = _judge_grad(name, got, expected, case, rtol)
+            num_err = _numeric_error(got, expected, numeric[name])
+            figures.setdefault(name, {"rel_error_vs_reference": 0.0, "rel_error_vs_numerical": 0.0})
+            figures[name]["rel_error_vs_reference"] = max(figures[name]["rel_error_vs_reference"], err)
+            figures[name]["rel_error_vs_numerical"] = max(figures[name]["rel_error_vs_numerical"], num_err)
+            if status != FAIL and num_err > numeric_rtol:
+                status, message = FAIL, (f"grads['{name}'] disagrees with the numerical gradient "
+                                         f"(relative error {num_err:.2g})")
+            if status != FAIL and f"{name}.again" in o and \
+                    rel_error(o[f"{name}.again"].reshape(expected.shape), expected) > rtol:
+                status, message = FAIL, (f"grads['{name}'] changes when backward is called twice with the same "
+                                         "input: it accumulates (+=) across calls; assign it with = instead")
+            if name not in verdicts or status == FAIL or (status == WARN and verdicts[name][0] == PASS):
+                verdicts[name] = (status, message)
+    bad = [n for n in PARAMS if verdicts[n][0] == FAIL]
+    warn = [n for n in PARAMS if verdicts[n][0] == WARN]
+    details = {"per_parameter": {n: {"status": verdicts[n][0], **figures.get(n, {})} for n in PARAMS}}
+    if bad:
+        message = "; ".join(verdicts[n][1] for n in bad)
+        if set(bad) == {"W1", "b1"} and "ReLU" not in message:
+            message += " (W2 and b2 are right, so the error is in the step back through the ReLU)"
+        return Verdict(FAIL, message, fraction=(len(PARAMS) - len(bad)) / len(PARAMS), details=details)
+    if warn:
+        return Verdict(WARN, "; ".join(verdicts[n][1] for n in warn), details=details)
+    return Verdict(PASS, "all four gradients match the reference and the numerical gradient", details=details)
+
+
+def _numeric_error(got, expected, numeric: dict) -> float:
+    """Relative error on the sampled entries; centered differences carry an absolute roundoff,
+    so entries far below the gradient's scale are compared at 1e-4 of that scale."""
+    if got.size != expected.size:
+        return math.inf
+    got = got.reshape(expected.shape)
+    idx = list(numeric)
+    a, b = np.array([got[ix] for ix in idx]), np.array([numeric[ix] for ix in idx])
+    return rel_error(a, b, floor=max(1e-8, 1e-4 * float(np.max(np.abs(expected)))))
+
+
+def _judge_grad(name, got, expected, case, rtol) -> tuple[str, str, float]:
+    if got.shape != expected.shape:
+        if got.size == expected.size and rel_error(got.reshape(expected.shape), expected) <= rtol:
+            if got.shape == (1,) + expected.shape:
+                return (WARN, f"grads['{name}'] has shape {got.shape}, the values are right; it should have "
+                              f"the shape of params['{name}'] {expected.shape}: sum with .sum(axis=0) "
+                              "(no keepdims) or index [0]", 0.0)
+            return (WARN, f"grads['{name}'] has shape {got.shape} instead of {expected.shape}, "
+                          "the values are right", 0.0)
+        if got.ndim == 2 and got.T.shape == expected.shape and rel_error(got.T, expected) <= rtol:
+            return FAIL, f"grads['{name}'] is transposed: shape {got.shape}, expected {expected.shape}", 0.0
+        return FAIL, f"grads['{name}'] has shape {got.shape}; expected {expected.shape}", math.inf
+    err = rel_error(got, expected)
+    if err <= rtol:
+        return PASS, "", err
+    return FAIL, _grad_diagnosis(name, got, expected, case), err
+
+
+def _grad_diagnosis(name, got, expected, case) -> str:
+    n = case["x"].shape[0]
+    denom = float(np.sum(expected * expected))
+    if denom > 0:
+        k = float(np.sum(got * expected)) / denom
+        if rel_error(got, k * expected) < 1e-6:
+            for factor, why in ((n, f"multiplied by the batch size N={n}: dscores is already averaged"),
+                                (1 / n, f"divided by the batch size N={n} again: dscores is already averaged"),
+                                (-1, "has the wrong sign"), (2, "is twice the expected value")):
+                if abs(k - factor) < 1e-6 * abs(factor):
+                    return f"grads['{name}'] {why}"
+            return f"grads['{name}'] is {k:.3g} times the expected value"
+    param = case[name]
+    lam = float(np.sum((got - expected) * param)) / max(1e-300, float(np.sum(param * param)))
+    if abs(lam) > 1e-12 and rel_error(got, expected + lam * param) < 1e-6:
+        return (f"grads['{name}'] includes an extra {lam:.3g}·{name} term (regularization?); "
+                "the loss here has none")
+    if name in ("W1", "b1"):
+        upstream = case["dscores"] @ case["W2"].T
+        no_mask = case["x"].T @ upstream if name == "W1" else upstream.sum(axis=0)
+        if rel_error(got, no_mask) < 1e-6:
+            return (f"grads['{name}'] ignores the ReLU: multiply the gradient flowing into the hidden layer "
+                    "by (z1 > 0), where z1 = x @ W1 + b1")
+    ix = worst_index(got, expected)
+    return (f"grads['{name}'] is wrong (max relative error {rel_error(got, expected):.2g}, at index {ix}: "
+            f"got {got[ix]:.6g}, expected {expected[ix]:.6g})")
+
+
+# ---------------------------------------------------------------- SGD with momentum
+
+def inputs_sgd_step(ctx) -> dict:
+    rng = np.random.default_rng(ctx.seed + 3)
+    steps = int(ctx.rubric.get("steps", 6))
+    shapes = {"W1": (5, 4), "b1": (4,), "W2": (4, 3), "b2": (3,)}
+    flat = {}
+    for k, (alpha, beta) in enumerate(SGD_CONFIGS):
+        flat[f"c{k}.alpha"], flat[f"c{k}.beta"], flat[f"c{k}.steps"] = alpha, beta, steps
+        for name, shape in shapes.items():
+            flat[f"c{k}.p_{name}"] = rng.standard_normal(shape)
+            for t in range(steps):
+                flat[f"c{k}.g{t}_{name}"] = rng.standard_normal(shape)
+    return flat
+
+
+def _trajectory(case, rule) -> list[dict]:
+    alpha, beta, steps = float(case["alpha"]), float(case["beta"]), int(case["steps"])
+    theta = {n: case[f"p_{n}"].copy() for n in PARAMS}
+    m = {n: np.zeros_like(theta[n]) for n in PARAMS}
+    out = []
+    for t in range(steps):
+        for n in PARAMS:
+            theta[n], m[n] = rule(theta[n], m[n], case[f"g{t}_{n}"], alpha, beta)
+        out.append({n: theta[n].copy() for n in PARAMS})
+    return out
+
+
+def _spec_rule(th, m, g, a, b):
+    m = b * m + g
+    return th - a * m, m
+
+
+_WRONG_RULES = {
+    "uses m = beta*m + (1-beta)*grad (a moving average); the assignment's update is m = beta*m + grad":
+        lambda th, m, g, a, b: (th - a * (b * m + (1 - b) * g), b * m + (1 - b) * g),
+    "ignores the momentum (beta has no effect): keep m in self.momentum across steps and use it":
+        lambda th, m, g, a, b: (th - a * g, m),
+    "updates theta with the momentum from before this step: update m first, then theta":
+        lambda th, m, g, a, b: (th - a * m, b * m + g),
+    "moves the parameters up the gradient: subtract alpha*m":
+        lambda th, m, g, a, b: (th + a * (b * m + g), b * m + g),
+    "scales the gradient by alpha twice (m = beta*m + alpha*grad and theta -= alpha*m)":
+        lambda th, m, g, a, b: (th - a * (b * m + a * g), b * m + a * g),
+    "uses Nesterov momentum; the assignment's update is theta -= alpha*m with m = beta*m + grad":
+        lambda th, m, g, a, b: (th - a * (g + b * (b * m + g)), b * m + g),
+}
+
+
+def compare_sgd_step(ctx, inputs, outcome) -> Verdict:
+    if outcome.error:
+        return _probe_failed("SGD could not be run", outcome)
+    rtol = ctx.rubric.get("rtol", 1e-8)
+    cases, outs = _cases(inputs), _cases(outcome.outputs)
+    passed, problems, errors, details = 0, [], {}, {}
+    for k, case in cases.items():
+        o = outs.get(k, {})
+        label = f"alpha={float(case['alpha']):g}, beta={float(case['beta']):g}"
+        if "error" in o:
+            errors[label] = o["error"].item()
+            continue
+        expected = _trajectory(case, _spec_rule)
+        worst = max(rel_error(o[f"t{t}_{n}"], step[n]) if o[f"t{t}_{n}"].shape == step[n].shape else math.inf
+                    for t, step in enumerate(expected) for n in PARAMS)
+        details[label] = {"max_rel_error": worst}
+        if worst <= rtol:
+            passed += 1
+            continue
+        problems.append((label, _sgd_diagnosis(case, o, expected, rtol)))
+    fraction = passed / len(cases)
+    if errors:
+        label, first = next(iter(errors.items()))
+        return Verdict(FAIL, f"SGD.step raised {_first_line(first)} ({label})", fraction=fraction,
+                       details={"traceback": first.split("\n", 1)[-1], "configs": details})
+    if problems:
+        label, message = problems[0]
+        return Verdict(FAIL, f"SGD.step {message} (first seen with {label}; "
+                             f"{passed} of {len(cases)} settings right)", fraction=fraction,
+                       details={"configs": details})
+    return Verdict(PASS, f"matches m = beta*m + grad; theta -= alpha*m over {int(cases['c0']['steps'])} "
+                         f"steps for {len(cases)} settings of alpha and beta", details={"configs": details})
+
+
+def _sgd_diagnosis(case, o, expected, rtol) -> str:
+    start = {n: case[f"p_{n}"] for n in PARAMS}
+    got = [{n: o[f"t{t}_{n}"] for n in PARAMS} for t in range(len(expected))]
+    if all(np.array_equal(step[n], start[n]) for step in got for n in PARAMS):
+        own = [{n: o.get(f"own{t}_{n}") for n in PARAMS} for t in range(len(expected))]
+        if all(v is not None for step in own for v in step.values()) and \
+                max(rel_error(own[t][n], expected[t][n]) for t in range(len(expected)) for n in PARAMS) <= rtol:
+            return ("updates a new dict, not the params dict passed to SGD(...): the model never sees the "
+                    "update; assign into self.params[name] (the same dict) or update the arrays in place")
+        return "does not change the parameters"
+    for message, rule in _WRONG_RULES.items():
+        alt = _trajectory(case, rule)
+        if max(rel_error(got[t][n], alt[t][n]) if got[t][n].shape == alt[t][n].shape else math.inf
+               for t in range(len(alt)) for n in PARAMS) <= 1e-6:
+            return message
+    t_bad = next(t for t in range(len(expected))
+                 if max(rel_error(got[t][n], expected[t][n]) for n in PARAMS) > rtol)
+    return f"gives different parameters from step {t_bad + 1} on"
+
+
+# ---------------------------------------------------------------- hyperparameters
+
+_DATA: dict[str, tuple] = {}
+
+
+def _training_data(ctx):
+    ds = ctx.dataset
+    if ds.fingerprint not in _DATA:
+        x_train, y_train, x_test = ds.load_public()
+        prep = ctx.reference.preprocess
+        _DATA[ds.fingerprint] = (prep(x_train), y_train.astype(np.int64), prep(x_test),
+                                 ds.load_test_labels().astype(np.int64))
+    return _DATA[ds.fingerprint]
+
+
+def _validate(ctx) -> tuple[dict | None, str | None]:
+    values = ctx.hyperparams.values
+    missing = [n for n in HYPERPARAMS if n not in values]
+    if missing:
+        return None, f"{', '.join(missing)} not set ({ctx.hyperparams.note})"
+    hp = {}
+    for name in HYPERPARAMS:
+        v = values[name]
+        if isinstance(v, str) or v is None or not math.isfinite(float(v)):
+            return None, f"{name} = {v!r} is not a number"
+        if name in ("hidden_dim", "batch_size", "num_iters"):
+            if float(v) != int(v) or int(v) < 1:
+                return None, f"{name} = {v!r} must be a positive whole number"
+            hp[name] = int(v)
+        else:
+            hp[name] = float(v)
+    if hp["alpha"] <= 0:
+        return None, f"alpha = {hp['alpha']:g} must be positive"
+    return hp, None
+
+
+def train_macs(hp: dict) -> float:
+    """Multiply-adds of the notebook's training loop: forward plus backward, per iteration."""
+    return float(hp["num_iters"]) * hp["batch_size"] * hp["hidden_dim"] * (2 * D + 3 * C)
+
+
+def threshold(ctx) -> float:
+    table = ctx.rubric.get("threshold", {})
+    return float(table.get(ctx.dataset.name, table.get("cifar10-custom", 0.4)))
+
+
+def compare_hyperparams(ctx, inputs, outcome) -> Verdict:
+    hp, problem = _validate(ctx)
+    if problem:
+        return Verdict(FAIL, f"hyperparameters: {problem}")
+    budget = float(ctx.rubric.get("max_train_gmacs", 2500)) * 1e9
+    if train_macs(hp) > budget:
+        return Verdict(FAIL, f"these settings need {train_macs(hp) / 1e9:,.0f} G multiply-adds of training, over "
+                             f"the budget of {budget / 1e9:,.0f} G: reduce num_iters, batch_size or hidden_dim",
+                       details={"hyperparams": hp})
+    thr = threshold(ctx)
+    seeds, max_seeds = int(ctx.rubric.get("seeds", 3)), int(ctx.rubric.get("max_seeds", 7))
+    runs = []
+
+    def run(seed):
+        key = {"assignment": "cifar10_fcnet", "hp": hp, "seed": seed, "dataset": ctx.dataset.fingerprint,
+               "reference": getattr(ctx.reference, "__fingerprint__", "")}
+        return ctx.memo(key, lambda: _train(ctx, hp, seed))
+
+    for seed in range(seeds):
+        runs.append(run(seed))
+    accs = [r["accuracy"] for r in runs]
+    # close to the threshold: more seeds, so the verdict does not hinge on one lucky seed
+    while len(runs) < max_seeds and abs(np.mean(accs) - thr) <= (max(accs) - min(accs)):
+        runs.append(run(len(runs)))
+        accs = [r["accuracy"] for r in runs]
+    mean, spread = float(np.mean(accs)), float(max(accs) - min(accs))
+    details = {"hyperparams": hp, "accuracies": accs, "mean": mean, "spread": spread, "threshold": thr,
+               "dataset": ctx.dataset.name, "losses": runs[0]["losses"], "source": ctx.hyperparams.note}
+    figures = (f"mean test accuracy {mean:.3f} over {len(accs)} seeds (from {min(accs):.3f} to {max(accs):.3f}), "
+               f"threshold {thr:.2f} on {ctx.dataset.name}")
+    setting = ", ".join(f"{k}={v:g}" for k, v in hp.items())
+    if mean >= thr:
+        return Verdict(PASS, f"{setting}: {figures}", details=details)
+    diverged = [r["diverged_at"] for r in runs if r["diverged_at"] is not None]
+    hints = []
+    if hp["beta"] >= 1:
+        hints.append(f"beta={hp['beta']:g} ≥ 1 makes the momentum grow without bound; use 0 ≤ beta < 1 (e.g. 0.9)")
+    if diverged:
+        hints.append(f"training diverged (the loss stopped being finite at iteration {min(diverged)})")
+    elif hp["alpha"] / max(1e-9, 1 - min(hp["beta"], 0.999)) > 0.05:
+        hints.append("the effective step alpha/(1-beta) is large: training is unstable; try a smaller alpha")
+    elif not hints:
+        hints.append("try more iterations, a larger hidden layer or a different learning rate")
+    return Verdict(FAIL, f"{setting}: {figures}; " + "; ".join(hints), details=details)
+
+
+def _train(ctx, hp, seed) -> dict:
+    x_train, y_train, x_test, y_test = _training_data(ctx)
+    outcome = ctx.reference.train_and_evaluate(x_train, y_train, x_test, y_test, seed=seed, **hp)
+    return {"accuracy": outcome.accuracy, "diverged_at": outcome.diverged_at, "losses": outcome.losses[::5]}
+
+
+# ---------------------------------------------------------------- the student's own training
+
+def inputs_end_to_end(ctx) -> dict | None:
+    hp, problem = _validate(ctx)
+    if problem or train_macs(hp) > float(ctx.rubric.get("max_train_gmacs", 2500)) * 1e9:
+        return None
+    return {**{k: np.asarray(v) for k, v in hp.items()}, "seed": np.asarray(0)}
+
+
+def compare_end_to_end(ctx, inputs, outcome) -> Verdict:
+    if inputs is None:
+        return Verdict(FAIL, "not run: the hyperparameters are missing or over the compute budget")
+    if outcome.error:
+        return Verdict(FAIL, f"training your own classes with your hyperparameters failed: {_first_line(outcome.error)}",
+                       details={"traceback": outcome.traceback})
+    y_test = ctx.dataset.load_test_labels().astype(np.int64)
+    predictions = outcome.outputs["predictions"].reshape(-1)
+    if predictions.shape != y_test.shape:
+        return Verdict(FAIL, f"predictions have shape {predictions.shape}, expected {y_test.shape}")
+    accuracy = float(np.mean(predictions == y_test))
+    thr = threshold(ctx)
+    status = PASS if accuracy >= thr else FAIL
+    return Verdict(status, f"your own FullyConnectedNet and SGD, trained with your hyperparameters, reach test "
+                           f"accuracy {accuracy:.3f} (threshold {thr:.2f}, {ctx.dataset.name}, seed 0)",
+                   details={"accuracy": accuracy, "losses": outcome.outputs["losses"][::5].tolist()})

@@ -1,0 +1,163 @@
+"""Probes of the CIFAR-10 two-layer-net assignment. They run in the sandbox, next to the
+student's extracted code (`student`), on inputs the grader chose, and return raw arrays;
+they judge nothing: the grader compares. numpy only: nothing of the grader or the reference
+is visible here.
+
+Inputs and outputs are flat dicts; a key "c3.W1" is entry W1 of case 3.
+"""
+import traceback
+
+import numpy as np
+
+PARAMS = ("W1", "b1", "W2", "b2")
+
+
+def _cases(inputs):
+    cases = {}
+    for key, value in inputs.items():
+        case, _, name = key.partition(".")
+        cases.setdefault(case, {})[name] = value
+    return cases
+
+
+def _error(exc):
+    return f"{type(exc).__name__}: {exc}"[:300] + "\n" + traceback.format_exc()[-3000:]
+
+
+def _make_net(student, params):
+    input_dim, hidden_dim = params["W1"].shape
+    num_classes = params["W2"].shape[1]
+    try:
+        net = student.FullyConnectedNet(hidden_dim=hidden_dim, input_dim=input_dim, num_classes=num_classes)
+    except TypeError:
+        net = student.FullyConnectedNet(hidden_dim, input_dim, num_classes)
+    for name in PARAMS:  # into the net's own dict: the student's code may hold on to it
+        net.params[name] = params[name].copy()
+    return net
+
+
+def _scores(result):
+    if isinstance(result, (tuple, list)) and len(result) == 2:
+        return result[0], 1
+    return result, 0
+
+
+def forward(student, inputs, data_dir):
+    out = {}
+    for case, c in _cases(inputs).items():
+        try:
+            net = _make_net(student, c)
+            x = c["x"].copy()
+            scores, pair = _scores(net.forward(x))
+            if scores is None:
+                raise TypeError("forward returned None as scores")
+            out[f"{case}.scores"] = np.asarray(scores)
+            out[f"{case}.pair"] = pair
+            out[f"{case}.x_after"] = x
+        except Exception as exc:  # noqa: BLE001 - reported per case
+            out[f"{case}.error"] = _error(exc)
+    return out
+
+
+def _grads(net):
+    grads, status = {}, []
+    for name in PARAMS:
+        g = getattr(net, "grads", {}).get(name) if isinstance(getattr(net, "grads", None), dict) else None
+        if g is None:
+            status.append(1)
+            continue
+        try:
+            arr = np.array(g, dtype=np.float64, subok=False)
+            grads[name] = arr
+            status.append(0)
+        except (TypeError, ValueError):
+            status.append(2)
+    return grads, status
+
+
+def backward(student, inputs, data_dir):
+    out = {}
+    for case, c in _cases(inputs).items():
+        try:
+            net = _make_net(student, c)
+            _, cache = _scores(net.forward(c["x"].copy()))
+            net.backward(c["dscores"].copy(), cache)
+            grads, status = _grads(net)
+            out[f"{case}.status"] = status
+            out.update({f"{case}.{k}": v for k, v in grads.items()})
+            # the same call again: gradients must be overwritten, not accumulated
+            _, cache = _scores(net.forward(c["x"].copy()))
+            net.backward(c["dscores"].copy(), cache)
+            again, _ = _grads(net)
+            out.update({f"{case}.{k}.again": v for k, v in again.items()})
+        except Exception as exc:  # noqa: BLE001
+            out[f"{case}.error"] = _error(exc)
+    return out
+
+
+def _make_sgd(student, params, alpha, beta):
+    try:
+        return student.SGD(params, alpha=alpha, beta=beta)
+    except TypeError:
+        return student.SGD(params, alpha, beta)
+
+
+def sgd_step(student, inputs, data_dir):
+    out = {}
+    for case, c in _cases(inputs).items():
+        params = {name: c[f"p_{name}"].copy() for name in PARAMS}
+        try:
+            opt = _make_sgd(student, params, float(c["alpha"]), float(c["beta"]))
+            own = getattr(opt, "params", None)
+            for t in range(int(c["steps"])):
+                opt.step({name: c[f"g{t}_{name}"].copy() for name in PARAMS})
+                for name in PARAMS:
+                    out[f"{case}.t{t}_{name}"] = np.asarray(params[name], dtype=np.float64)
+                    if isinstance(own, dict) and own is not params and name in own:
+                        out[f"{case}.own{t}_{name}"] = np.asarray(own[name], dtype=np.float64)
+        except Exception as exc:  # noqa: BLE001
+            out[f"{case}.error"] = _error(exc)
+    return out
+
+
+def _provided_loss(scores, y, eps=1e-8):
+    """The notebook's cross_entropy_loss, as handed out (used if a student deleted theirs)."""
+    scores = scores - scores.max()
+    exp = np.maximum(np.exp(scores), eps)
+    rows = np.arange(scores.shape[0])
+    loss = (-scores[rows, y] + np.log(exp.sum(axis=1))).mean()
+    dscores = exp / exp.sum(axis=1, keepdims=True)
+    dscores[rows, y] -= 1
+    return loss, dscores / scores.shape[0]
+
+
+def _preprocess(images):
+    x = images.reshape(images.shape[0], -1).astype("float")
+    x = x - x.mean(axis=1, keepdims=True)
+    return x / x.std(axis=1, keepdims=True)
+
+
+def end_to_end(student, inputs, data_dir):
+    """Train the student's own net and optimizer with their hyperparameters (the notebook's
+    loop), then predict the test images. The test labels are not here: the grader scores."""
+    hp = {k: inputs[k].item() for k in ("hidden_dim", "alpha", "beta", "batch_size", "num_iters")}
+    x_train = _preprocess(np.load(f"{data_dir}/x_train.npy", mmap_mode="r"))
+    y_train = np.load(f"{data_dir}/y_train.npy").astype(np.int64)
+    x_test = _preprocess(np.load(f"{data_dir}/x_test.npy", mmap_mode="r"))
+    loss_fn = getattr(student, "cross_entropy_loss", _provided_loss)
+    np.random.seed(int(inputs["seed"]))
+    model = student.FullyConnectedNet(hidden_dim=int(hp["hidden_dim"]))
+    optimizer = student.SGD(model.params, alpha=hp["alpha"], beta=hp["beta"])
+    losses = []
+    with np.errstate(all="ignore"):
+        for i in range(int(hp["num_iters"])):
+            idx = np.random.choice(x_train.shape[0], int(hp["batch_size"]))
+            scores, cache = model.forward(x_train[idx])
+            loss, dscores = loss_fn(scores, y_train[idx])
+            model.backward(dscores, cache)
+            optimizer.step(model.grads)
+            if i % 10 == 0:
+                losses.append(float(loss))
+        predictions = np.concatenate([np.asarray(model.forward(chunk)[0]).argmax(axis=1)
+                                      for chunk in np.array_split(x_test, max(1, len(x_test) // 2000))])
+    return {"predictions": predictions, "losses": np.asarray(losses, dtype=np.float64)}

@@ -1,0 +1,109 @@
+"""An assignment is data plus a small adapter: `assignments/<id>/assignment.toml` (what to
+extract, which checks), `probes.py` (runs in the sandbox), `checks.py` (grader side), a
+reference solution and a rubric. Nothing in grader/ knows a particular assignment."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+REPO = Path(__file__).resolve().parent.parent
+ASSIGNMENTS = REPO / "assignments"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    title: str
+    requires: tuple[str, ...]
+    probe: str | None
+    needs_data: bool
+
+
+@dataclass
+class Assignment:
+    id: str
+    title: str
+    folder: Path
+    spec: dict
+    rubric: dict
+    rubric_path: Path
+    reference_path: Path
+    checks: list[CheckSpec]
+
+    @property
+    def probes_path(self) -> Path:
+        return self.folder / "probes.py"
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.spec["names"]) + list(self.spec.get("optional_names", []))
+
+    @property
+    def hyperparameter_names(self) -> list[str]:
+        return list(self.spec.get("hyperparameters", {}).get("names", []))
+
+    @property
+    def marker(self) -> str | None:
+        return self.spec.get("hyperparameters", {}).get("marker")
+
+    def limits(self) -> dict:
+        return self.rubric.get("limits", {})
+
+    def check_rubric(self, check_id: str) -> dict:
+        return self.rubric.get("checks", {}).get(check_id, {})
+
+    def adapter(self) -> ModuleType:
+        return _load_module(f"nngrader_checks_{self.id}", self.folder / "checks.py")
+
+    def reference(self) -> ModuleType:
+        module = _load_module(f"nngrader_reference_{self.id}", self.reference_path)
+        module.__fingerprint__ = _sha256(self.reference_path)
+        return module
+
+    def fingerprint(self) -> str:
+        """Everything that decides a grade besides the notebook: re-grade when it changes."""
+        h = hashlib.sha256()
+        for path in sorted([self.rubric_path, self.reference_path, *self.folder.glob("*.py"),
+                            self.folder / "assignment.toml"]):
+            h.update(path.name.encode() + _sha256(path).encode())
+        return h.hexdigest()
+
+
+def load(assignment_id: str, rubric_path: Path | None = None) -> Assignment:
+    folder = ASSIGNMENTS / assignment_id
+    if not (folder / "assignment.toml").is_file():
+        known = ", ".join(sorted(p.name for p in ASSIGNMENTS.iterdir() if (p / "assignment.toml").is_file()))
+        raise SystemExit(f"unknown assignment {assignment_id!r} (known: {known})")
+    spec = tomllib.loads((folder / "assignment.toml").read_text())
+    rubric_path = rubric_path or REPO / spec["rubric"]
+    rubric = tomllib.loads(rubric_path.read_text())
+    checks = [CheckSpec(c["id"], c.get("title", c["id"]), tuple(c.get("requires", ())), c.get("probe"),
+                        bool(c.get("needs_data", False))) for c in spec["checks"]]
+    unknown = set(rubric.get("checks", {})) - {c.id for c in checks}
+    if unknown:
+        raise SystemExit(f"{rubric_path}: rubric names checks the assignment does not have: {sorted(unknown)}")
+    return Assignment(spec["id"], spec.get("title", spec["id"]), folder, spec, rubric, rubric_path,
+                      REPO / spec["reference"], checks)
+
+
+def _load_module(name: str, path: Path) -> ModuleType:
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

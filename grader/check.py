@@ -1,0 +1,39 @@
+"""What a check says about a submission, and what a check may use to say it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+PASS, WARN, FAIL, ERROR = "pass", "pass_with_warning", "fail", "error"
+STATUSES = (PASS, WARN, FAIL, ERROR)
+
+
+@dataclass
+class Verdict:
+    status: str                 # one of STATUSES; ERROR means the grader could not judge: a TA looks
+    message: str                # for the student: what is wrong and where
+    fraction: float | None = None  # share of the points earned before deductions (partial credit)
+    details: dict = field(default_factory=dict)  # for the TA: per-case errors, tracebacks, figures
+
+
+@dataclass
+class Hyperparams:
+    values: dict[str, Any]      # name -> value in force after the marked cell
+    source: str                 # "kernel" | "source" | "none"
+    note: str                   # how they were found, for the report
+    cell: int | None = None     # index of the marked cell
+
+
+@dataclass
+class Context:
+    """Everything a check of an assignment may use. Student code is reached only via probes."""
+    check_id: str
+    rubric: dict                # this check's table of the rubric
+    reference: ModuleType       # the reference solution, loaded in the grader
+    dataset: Any                # grader.datasets.Dataset or None
+    hyperparams: Hyperparams
+    seed: int
+    memo: Callable[[dict, Callable[[], dict]], dict]  # disk cache shared by all students
+    data_dir: Path | None = None

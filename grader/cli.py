@@ -1,0 +1,68 @@
+"""Command line: `python -m grader grade SUBMISSIONS [options]`."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__, datasets, export, report
+from .discover import discover
+from .pipeline import Job, default_jobs, grade_batch
+
+SHORT = {"pass": "ok", "pass_with_warning": "warn", "fail": "FAIL", "error": "ERROR"}
+
+
+def _progress(done: int, total: int, result: dict, cached: bool) -> None:
+    checks = " ".join(f"{c['id']}:{SHORT.get(c['status'], c['status'])}" for c in result.get("checks", []))
+    took = "cached" if cached else f"{result.get('timing', {}).get('total', 0):.1f} s"
+    width = len(str(total))
+    print(f"[{done:>{width}}/{total}] {result['student']:<24} {result.get('total', 0):>6}/{result.get('max_total') or '?':<5}"
+          f" {checks}  ({took})" + ("  GRADER ERROR" if result.get("grader_error") else ""), flush=True)
+
+
+def grade(args: argparse.Namespace) -> int:
+    subs, skipped = discover(Path(args.submissions))
+    ds = datasets.resolve(args.data)  # materialise once, before the workers start
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = max(1, args.jobs)
+    threads = max(1, default_jobs() // min(jobs, max(1, len(subs))))
+    job = Job(args.assignment, Path(args.rubric) if args.rubric else None, args.data, out.resolve(),
+              datasets.cache_root(), threads)
+    print(f"grading {len(subs)} submission(s) of {args.assignment} on {ds.name} "
+          f"({ds.n_train} training / {ds.n_test} test images) with {jobs} worker(s) -> {out}", flush=True)
+    for path in skipped:
+        print(f"  skipped (not a notebook): {path}", flush=True)
+    started = time.monotonic()
+    results = grade_batch(subs, job, jobs, args.force, _progress)
+    meta = {"assignment": args.assignment, "dataset": f"{ds.name} ({ds.source})", "version": __version__,
+            "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "skipped": [str(p) for p in skipped]}
+    report.write_index(out, results, meta)
+    csv_path = export.write_csv(out, results)
+    errors = sum(1 for r in results if r.get("grader_error"))
+    print(f"done in {time.monotonic() - started:.1f} s: {out / 'index.html'}, {csv_path}"
+          + (f"; {errors} grader error(s): see the reports" if errors else ""), flush=True)
+    return 1 if errors else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="grader", description="Grade neural-network assignment notebooks.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("grade", help="grade every notebook in a folder")
+    g.add_argument("submissions", help="folder of .ipynb files (or of one folder per student)")
+    g.add_argument("--assignment", default="cifar10_fcnet")
+    g.add_argument("--data", default=None,
+                   help="a cifar-10-batches-py folder, an .npz, or 'keras' (default: the embedded real subset)")
+    g.add_argument("--out", default="grades")
+    g.add_argument("--rubric", default=None, help="a rubric file other than the assignment's own")
+    g.add_argument("-j", "--jobs", type=int, default=default_jobs(), help="submissions graded at once")
+    g.add_argument("--force", action="store_true", help="regrade even when nothing changed")
+    args = ap.parse_args(argv)
+    return grade(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
