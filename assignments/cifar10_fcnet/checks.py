@@ -465,6 +465,11 @@ def compare_hyperparams(ctx, inputs, outcome) -> Verdict:
         hints.append("the effective step alpha/(1-beta) is large: training is unstable; try a smaller alpha")
     elif not hints:
         hints.append("try more iterations, a larger hidden layer or a different learning rate")
+    if ctx.dataset.name == "cifar10-subset" and hp["alpha"] / max(1e-9, 1 - min(hp["beta"], 0.999)) >= 0.05 \
+            and hp["beta"] < 1:
+        hints.append("note for the TA: on the small embedded subset, settings with alpha/(1-beta) >= 0.05 often "
+                     "collapse although they reach 0.40 on full CIFAR-10 (assignments/cifar10_fcnet/CALIBRATION.md): "
+                     "regrade this one with full data")
     return Verdict(FAIL, f"{setting}: {figures}; " + "; ".join(hints), details=details)
 
 
