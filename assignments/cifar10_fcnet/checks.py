@@ -247,6 +247,8 @@ def _judge_grad(name, got, expected, case, rtol) -> tuple[str, str, float]:
 
 def _grad_diagnosis(name, got, expected, case) -> str:
     n = case["x"].shape[0]
+    if not np.any(got):
+        return f"grads['{name}'] is all zeros: backward does not compute it"
     denom = float(np.sum(expected * expected))
     if denom > 0:
         k = float(np.sum(got * expected)) / denom

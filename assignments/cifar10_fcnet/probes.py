@@ -37,9 +37,14 @@ def _make_net(student, params):
 
 
 def _scores(result):
+    """(scores, 1) for a (scores, cache) pair; (result, 0) for anything else."""
     if isinstance(result, (tuple, list)) and len(result) == 2:
         return result[0], 1
     return result, 0
+
+
+def _cache(result):
+    return result[1] if isinstance(result, (tuple, list)) and len(result) == 2 else None
 
 
 def forward(student, inputs, data_dir):
@@ -80,14 +85,12 @@ def backward(student, inputs, data_dir):
     for case, c in _cases(inputs).items():
         try:
             net = _make_net(student, c)
-            _, cache = _scores(net.forward(c["x"].copy()))
-            net.backward(c["dscores"].copy(), cache)
+            net.backward(c["dscores"].copy(), _cache(net.forward(c["x"].copy())))
             grads, status = _grads(net)
             out[f"{case}.status"] = status
             out.update({f"{case}.{k}": v for k, v in grads.items()})
             # the same call again: gradients must be overwritten, not accumulated
-            _, cache = _scores(net.forward(c["x"].copy()))
-            net.backward(c["dscores"].copy(), cache)
+            net.backward(c["dscores"].copy(), _cache(net.forward(c["x"].copy())))
             again, _ = _grads(net)
             out.update({f"{case}.{k}.again": v for k, v in again.items()})
         except Exception as exc:  # noqa: BLE001
