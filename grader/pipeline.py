@@ -90,7 +90,7 @@ def grade_one(sub: Submission, job: Job) -> dict:
                           "errors": [e.__dict__ for e in run.errors]}
         extraction = extract.extract(nb, a.names)
         hp = _hyperparams(nb, a, run, marked)
-    verdicts = _run_checks(a, ds, job, loaded, extraction, hp, timing)
+    verdicts = run_checks(a, ds, job, loaded, extraction, hp, timing)
     results = [rubric_mod.score(c.id, c.title, verdicts[c.id], a.check_rubric(c.id)) for c in a.checks]
     result = {
         "schema": SCHEMA,
@@ -143,7 +143,7 @@ def _hyperparams(nb, a, run: execute.Execution, marked: int | None) -> Hyperpara
     return Hyperparams(values, "source", f"read from the source of {where}: {run.capture_note}", marked)
 
 
-def _run_checks(a, ds, job: Job, loaded, extraction, hp, timing) -> dict[str, Verdict]:
+def run_checks(a, ds, job: Job, loaded, extraction, hp, timing) -> dict[str, Verdict]:
     adapter, reference = a.adapter(), a.reference()
     limits = a.limits()
     verdicts: dict[str, Verdict] = {}

@@ -17,7 +17,7 @@ from grader.numeric import numerical_gradient, rel_error, sample_indices, scaled
 PARAMS = ("W1", "b1", "W2", "b2")
 D, C = 3072, 10                       # CIFAR-10: students may rely on these defaults
 FORWARD_CASES = [(5, 20), (8, 50), (3, 7)]   # (batch, hidden)
-BACKWARD_CASES = [(5, 10), (8, 25)]
+BACKWARD_CASES = [(5, 12), (8, 25)]   # hidden != C, so a transposed W2 gradient shows
 SGD_CONFIGS = [(0.1, 0.0), (0.05, 0.5), (0.01, 0.9), (0.3, 0.9)]   # (alpha, beta)
 HYPERPARAMS = ("hidden_dim", "alpha", "beta", "batch_size", "num_iters")
 
@@ -242,6 +242,8 @@ def _judge_grad(name, got, expected, case, rtol) -> tuple[str, str, float]:
     err = rel_error(got, expected)
     if err <= rtol:
         return PASS, "", err
+    if got.ndim == 2 and got.shape[0] == got.shape[1] and rel_error(got.T, expected) <= rtol:
+        return FAIL, f"grads['{name}'] is transposed", err
     return FAIL, _grad_diagnosis(name, got, expected, case), err
 
 

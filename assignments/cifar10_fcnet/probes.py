@@ -111,13 +111,13 @@ def sgd_step(student, inputs, data_dir):
         params = {name: c[f"p_{name}"].copy() for name in PARAMS}
         try:
             opt = _make_sgd(student, params, float(c["alpha"]), float(c["beta"]))
-            own = getattr(opt, "params", None)
             for t in range(int(c["steps"])):
                 opt.step({name: c[f"g{t}_{name}"].copy() for name in PARAMS})
+                own = getattr(opt, "params", None)  # copies: later in-place steps must not change them
                 for name in PARAMS:
-                    out[f"{case}.t{t}_{name}"] = np.asarray(params[name], dtype=np.float64)
+                    out[f"{case}.t{t}_{name}"] = np.array(params[name], dtype=np.float64)
                     if isinstance(own, dict) and own is not params and name in own:
-                        out[f"{case}.own{t}_{name}"] = np.asarray(own[name], dtype=np.float64)
+                        out[f"{case}.own{t}_{name}"] = np.array(own[name], dtype=np.float64)
         except Exception as exc:  # noqa: BLE001
             out[f"{case}.error"] = _error(exc)
     return out

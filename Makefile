@@ -1,0 +1,34 @@
+# make grade SUBMISSIONS=dir [OUT=grades] [DATA=dir|keras] [JOBS=n] [ASSIGNMENT=id] [FORCE=1]
+# make test        the test suite (sets up .venv from pyproject.toml on first use)
+# make bench       grade N generated submissions and compare with plain nbclient
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+OUT ?= grades
+ASSIGNMENT ?= cifar10_fcnet
+JOBS ?= $(shell nproc)
+N ?= 6
+
+.PHONY: grade test bench setup clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+grade: setup
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks [OUT=grades] [DATA=...] [JOBS=n]"; exit 2; }
+	$(BIN)/python -m grader grade "$(SUBMISSIONS)" --assignment $(ASSIGNMENT) --out "$(OUT)" -j $(JOBS) \
+		$(if $(DATA),--data "$(DATA)") $(if $(FORCE),--force)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/bench.py --n $(N) $(if $(DATA),--data "$(DATA)") -j $(JOBS)
+
+clean:
+	rm -rf $(VENV) grades bench-out

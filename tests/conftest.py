@@ -1,0 +1,31 @@
+"""Shared fixtures: a private cache for the session, and helpers that grade code or notebooks."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO.parent / "shared" / "samples" / "cifar10_fcnet" / "student_004.ipynb"
+REFERENCE_NB = REPO / "reference" / "cifar10_fcnet.ipynb"
+RELEASE_NB = REPO / "assignments" / "cifar10_fcnet" / "release.ipynb"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    os.environ["NNGRADER_CACHE"] = str(cache)
+    return cache
+
+
+def reference_cell(index: int) -> str:
+    return nbformat.read(REFERENCE_NB, as_version=4).cells[index].source
+
+
+def notebook_with(replacements: dict[int, str], base: Path = REFERENCE_NB) -> nbformat.NotebookNode:
+    nb = nbformat.read(base, as_version=4)
+    for index, source in replacements.items():
+        nb.cells[index].source = source
+    return nb

@@ -1,0 +1,51 @@
+import nbformat
+
+from grader import extract, notebook
+
+
+def nb_of(*cells):
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+
+
+def test_last_definition_wins_and_helpers_come_along():
+    nb = nb_of("import numpy as np\nimport tensorflow as tf",
+               "class SGD:\n    def step(self): return 1",
+               "def helper(v):\n    return np.maximum(v, 0)\nEPS = 1e-8",
+               "x_train = load()\nclass SGD:\n    def step(self): return helper(EPS)")
+    ex = extract.extract(nb, ["SGD"])
+    ns = {}
+    exec(ex.module_source.replace("x_train = load()", ""), ns)
+    assert ns["SGD"]().step() == 1e-8            # the second SGD, with its helper and constant
+    assert "tensorflow" not in ex.module_source    # imports nobody uses stay out
+    assert "load()" not in ex.module_source        # data loading never runs in a probe
+    assert ex.found == {"SGD": 3}
+
+
+def test_unparsable_cells_are_reported_and_skipped():
+    nb = nb_of("class FullyConnectedNet:\n    pass", "def broken(:\n  pass", "%matplotlib inline\nclass SGD: pass")
+    ex = extract.extract(nb, ["FullyConnectedNet", "SGD"])
+    assert set(ex.found) == {"FullyConnectedNet", "SGD"}   # the magic is not a syntax error
+    assert [p.cell for p in ex.problems] == [1]
+
+
+def test_methods_attached_after_the_class_are_kept():
+    nb = nb_of("class Net:\n    pass", "def fwd(self):\n    return 3\nNet.forward = fwd")
+    ns = {}
+    exec(extract.extract(nb, ["Net"]).module_source, ns)
+    assert ns["Net"]().forward() == 3
+
+
+def test_literal_hyperparameters_from_source():
+    nb = nb_of("alpha = 1e-2\nbatch_size = 40", "hidden_dim, num_iters = 2**8, int(1e3)\nbeta = compute()")
+    assert extract.literal_assignments(nb, ["alpha", "batch_size", "hidden_dim", "num_iters", "beta"], 1) == {
+        "alpha": 0.01, "batch_size": 40, "hidden_dim": 256, "num_iters": 1000}
+
+
+def test_bad_files_get_clear_messages():
+    assert "empty" in notebook.load(b"").problem
+    assert "not valid JSON" in notebook.load(b"{not json").problem
+    assert "no cells" in notebook.load(b'{"a": 1}').problem
+    v3 = b'{"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": [{"cell_type": "code", "input": "x = 1", "outputs": [], "language": "python"}]}]}'
+    loaded = notebook.load(v3)
+    assert loaded.notebook is not None and "nbformat 3" in loaded.note
+    assert loaded.notebook.cells[0].source == "x = 1"
