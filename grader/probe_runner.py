@@ -56,7 +56,8 @@ def main(workdir):
     try:
         student = _load("student", os.path.join(workdir, "student.py"))
     except BaseException as exc:  # noqa: BLE001 - any failure of student code is a result
-        _write("out/_import.json", lambda f: f.write(json.dumps(_error(exc)).encode()))
+        text = json.dumps(_error(exc)).encode()
+        _write("out/_import.json", lambda f: f.write(text))
         return
     for item in plan:
         check = item["check"]
@@ -70,7 +71,8 @@ def main(workdir):
             arrays = {k: _plain(v) for k, v in outputs.items()}
             _write(f"out/{check}.npz", lambda f: np.savez(f, **arrays))
         except BaseException as exc:  # noqa: BLE001
-            _write(f"out/{check}.json", lambda f: f.write(json.dumps(_error(exc)).encode()))
+            text = json.dumps(_error(exc)).encode()
+            _write(f"out/{check}.json", lambda f: f.write(text))
 
 
 if __name__ == "__main__":
