@@ -45,8 +45,8 @@ def result_path(out: Path, student: str) -> Path:
     return out / student / "result.json"
 
 
-def fingerprint(sub: Submission, job: Job, assignment_fp: str, dataset_fp: str) -> str:
-    return json.dumps([sub.sha256(), assignment_fp, dataset_fp, __version__, job.seed])
+def fingerprint(submission_sha: str, job: Job, assignment_fp: str, dataset_fp: str) -> str:
+    return json.dumps([submission_sha, assignment_fp, dataset_fp, __version__, job.seed])
 
 
 def up_to_date(sub: Submission, job: Job, fp: str) -> dict | None:
@@ -63,7 +63,8 @@ def grade_one(sub: Submission, job: Job) -> dict:
     started = time.monotonic()
     a = assignments.load(job.assignment_id, job.rubric_path)
     ds = datasets.resolve(job.data_spec)
-    fp = fingerprint(sub, job, a.fingerprint(), ds.fingerprint)
+    sha = sub.sha256()
+    fp = fingerprint(sha, job, a.fingerprint(), ds.fingerprint)
     folder = job.out / sub.student
     folder.mkdir(parents=True, exist_ok=True)
     timing = {"execute": 0.0, "checks": 0.0, "train": 0.0}
@@ -96,7 +97,7 @@ def grade_one(sub: Submission, job: Job) -> dict:
         "schema": SCHEMA,
         "student": sub.student,
         "submission": str(sub.path.name if sub.folder is None else sub.path.relative_to(sub.folder.parent)),
-        "submission_sha256": sub.sha256(),
+        "submission_sha256": sha,
         "assignment": a.id,
         "dataset": ds.describe(),
         "grader_version": __version__,
@@ -221,7 +222,7 @@ def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool,
     a_fp = a.fingerprint()
     results, todo = [], []
     for sub in subs:
-        done = None if force else up_to_date(sub, job, fingerprint(sub, job, a_fp, ds.fingerprint))
+        done = None if force else up_to_date(sub, job, fingerprint(sub.sha256(), job, a_fp, ds.fingerprint))
         if done is not None:
             results.append(done)
             progress(len(results), len(subs), done, True)
