@@ -1,4 +1,4 @@
-# make grade SUBMISSIONS=dir [OUT=grades] [DATA=dir|keras] [JOBS=n] [ASSIGNMENT=id] [FORCE=1]
+# make grade SUBMISSIONS=dir [OUT=grades] [DATA=dir|keras] [JOBS=n] [ASSIGNMENT=id] [FORCE=1] [SANDBOX=auto|bwrap|none]
 # make test        the test suite (sets up .venv from pyproject.toml on first use)
 # make bench       grade N generated submissions and compare with plain nbclient
 PYTHON ?= python3
@@ -8,6 +8,7 @@ OUT ?= grades
 ASSIGNMENT ?= cifar10_fcnet
 JOBS ?= $(shell nproc)
 N ?= 6
+SANDBOX ?= auto
 
 .PHONY: grade test bench setup clean
 
@@ -22,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 grade: setup
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks [OUT=grades] [DATA=...] [JOBS=n]"; exit 2; }
 	$(BIN)/python -m grader grade "$(SUBMISSIONS)" --assignment $(ASSIGNMENT) --out "$(OUT)" -j $(JOBS) \
-		$(if $(DATA),--data "$(DATA)") $(if $(FORCE),--force)
+		--sandbox $(SANDBOX) $(if $(DATA),--data "$(DATA)") $(if $(FORCE),--force)
 
 test: setup
 	$(BIN)/python -m pytest -q

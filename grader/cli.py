@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, datasets, export, report
+from . import __version__, datasets, export, report, sandbox
 from .discover import discover
 from .pipeline import Job, default_jobs, grade_batch
 
@@ -24,15 +24,19 @@ def _progress(done: int, total: int, result: dict, cached: bool) -> None:
 
 def grade(args: argparse.Namespace) -> int:
     subs, skipped = discover(Path(args.submissions))
+    box, warning = sandbox.choose(args.sandbox)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     ds = datasets.resolve(args.data)  # materialise once, before the workers start
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = max(1, args.jobs)
     threads = max(1, default_jobs() // min(jobs, max(1, len(subs))))
     job = Job(args.assignment, Path(args.rubric) if args.rubric else None, args.data, out.resolve(),
-              datasets.cache_root(), threads)
+              datasets.cache_root(), threads, box)
     print(f"grading {len(subs)} submission(s) of {args.assignment} on {ds.name} "
-          f"({ds.n_train} training / {ds.n_test} test images) with {jobs} worker(s) -> {out}", flush=True)
+          f"({ds.n_train} training / {ds.n_test} test images) with {jobs} worker(s), "
+          f"sandbox {box.mode} -> {out}", flush=True)
     for path in skipped:
         print(f"  skipped (not a notebook): {path}", flush=True)
     started = time.monotonic()
@@ -60,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--rubric", default=None, help="a rubric file other than the assignment's own")
     g.add_argument("-j", "--jobs", type=int, default=default_jobs(), help="submissions graded at once")
     g.add_argument("--force", action="store_true", help="regrade even when nothing changed")
+    g.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
+                   help="isolation of student code: bwrap (required), none (rlimits only), "
+                        "auto (bwrap where it works, else rlimits with a warning)")
     args = ap.parse_args(argv)
     return grade(args)
 

@@ -14,12 +14,21 @@ class Submission:
     note: str = ""        # e.g. which of several notebooks in a folder was taken
 
     def sha256(self) -> str:
-        h = hashlib.sha256(self.path.read_bytes())
+        h = hashlib.sha256()
+        _hash_file(h, self.path)
         if self.folder is not None:
             for p in sorted(self.folder.rglob("*")):
-                if p.is_file() and p != self.path:
-                    h.update(str(p.relative_to(self.folder)).encode() + p.read_bytes())
+                if p.is_file() and not p.is_symlink() and p != self.path:
+                    h.update(str(p.relative_to(self.folder)).encode())
+                    _hash_file(h, p)
         return h.hexdigest()
+
+
+def _hash_file(h, path: Path) -> None:
+    """In chunks: a submitted file may be far larger than memory allows."""
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
 
 
 def _visible(p: Path) -> bool:

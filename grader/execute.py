@@ -4,14 +4,17 @@ Later cells still run after a failing one; a cell over its time limit is interru
 whole notebook has its own limit; a kernel that dies or stops answering ends the run with a
 reason. Right after the assignment's marked cell, the values of the names it asks for are
 read from the kernel (so values chosen by a search loop count). The executed notebook is
-kept for the TA.
+kept for the TA, with each cell's output capped while it runs.
+
+The kernel runs in the sandbox and talks to nbclient over ZeroMQ ipc sockets in a folder
+both sides see (the sandbox has no network); the grader caps the size of every message it
+accepts and of that folder. Interrupts go as messages on the control channel: a signal
+would reach bwrap, not the cell.
 """
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import zmq
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
@@ -27,7 +31,7 @@ from . import sandbox
 
 KERNEL_SITE = Path(__file__).with_name("kernel_site")
 CAPTURE_TAG = "NNGRADER-CAPTURE:"
-MAX_STREAM_CHARS = 100_000
+MAX_MESSAGE_BYTES = 32 << 20    # one message from the kernel (a figure fits; a flood does not)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -54,20 +58,61 @@ class Execution:
 class ExecSpec:
     cell_timeout_s: float
     notebook_timeout_s: float
+    box: sandbox.Sandbox
     limits: sandbox.Limits
     threads: int = 1
     env: dict | None = None        # data-set variables for the kernel
+    data_dirs: tuple[Path, ...] = ()   # what the kernel may read besides its own files
     capture_cell: int | None = None
     capture_names: tuple[str, ...] = ()
     workdir_source: Path | None = None  # a per-student folder: its files are copied next to the notebook
+    output_chars: int = 100_000    # printed output kept per cell
+    shared_mb: int = 16            # what the kernel may write into the socket folder
 
 
 class _SandboxedKernelManager(AsyncKernelManager):
-    """The kernel command, started through the sandbox."""
-    sandbox_limits: sandbox.Limits | None = None
+    """The kernel command, started through the sandbox; its client caps message sizes."""
+    box: sandbox.Sandbox
+    limits: sandbox.Limits
+    view: sandbox.View
+    scratch: Path
 
     def format_kernel_cmd(self, extra_arguments=None):
-        return sandbox.wrap(super().format_kernel_cmd(extra_arguments), self.sandbox_limits)
+        self.kernel_spec.interrupt_mode = "message"
+        return self.box.command(super().format_kernel_cmd(extra_arguments), self.limits, self.view, self.scratch)
+
+    def client(self, **kwargs):
+        kc = super().client(**kwargs)
+        kc.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        return kc
+
+
+class _CappedClient(NotebookClient):
+    """Keeps the first `output_chars` of each cell's output as it arrives and counts the rest,
+    so a cell that prints without end costs the grader no memory. Errors are always kept."""
+    output_chars = 100_000
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kept: dict[int, int] = {}
+        self.dropped: dict[int, int] = {}
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg["content"]
+        if msg["msg_type"] == "error":
+            content["evalue"] = str(content.get("evalue", ""))[:1000]
+            content["traceback"] = [str(line)[:2000] for line in content.get("traceback", [])[-40:]]
+            return super().output(outs, msg, display_id, cell_index)
+        size = len(content.get("text", "")) if msg["msg_type"] == "stream" else len(json.dumps(content))
+        room = self.output_chars - self.kept.get(cell_index, 0)
+        if size > room:
+            self.dropped[cell_index] = self.dropped.get(cell_index, 0) + size - max(0, room)
+            if msg["msg_type"] != "stream" or room <= 0:
+                return None
+            content["text"] = content["text"][:room]
+            size = room
+        self.kept[cell_index] = self.kept.get(cell_index, 0) + size
+        return super().output(outs, msg, display_id, cell_index)
 
 
 def _capture_code(names) -> str:
@@ -85,26 +130,30 @@ def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
     notes: list[str] = []
     status = "ok"
     captured, capture_note = None, "the marked cell did not run"
+    running: int | str = "?"
     with tempfile.TemporaryDirectory(prefix="nngrader-kernel-") as tmp:
-        cwd = Path(tmp) / "work"
-        if spec.workdir_source is not None:
-            shutil.copytree(spec.workdir_source, cwd, ignore=shutil.ignore_patterns("*.ipynb"))
-        else:
-            cwd.mkdir()
-        env = sandbox.clean_env(Path(tmp) / "home", spec.threads,
-                                {"PYTHONPATH": str(KERNEL_SITE), **(spec.env or {})})
-        km = _SandboxedKernelManager(kernel_name="python3")
-        km.sandbox_limits = spec.limits
-        client = NotebookClient(
+        scratch, run = Path(tmp) / "scratch", Path(tmp) / "run"
+        scratch.mkdir()
+        run.mkdir()
+        km = _SandboxedKernelManager(kernel_name="python3", transport="ipc", ip=str(run / "kernel"))
+        km.connection_file = str(run / "kernel.json")
+        km.box, km.limits, km.scratch = spec.box, spec.limits, scratch
+        km.view = sandbox.View(read_only=(KERNEL_SITE, *spec.data_dirs), shared=(run,),
+                               copy_in=spec.workdir_source, copy_ignore=("*.ipynb",))
+        env = spec.box.env(scratch, spec.threads, {"PYTHONPATH": str(KERNEL_SITE), **(spec.env or {})})
+        client = _CappedClient(
             nb, km=km, kernel_name="python3", timeout=spec.cell_timeout_s, allow_errors=True,
             interrupt_on_timeout=True, startup_timeout=60, iopub_timeout=5,
             record_timing=False, shutdown_kernel="immediate",
             error_on_timeout={"ename": "CellTimeoutError", "evalue": "", "traceback": []},
-            resources={"metadata": {"path": str(cwd)}},
         )
+        client.output_chars = spec.output_chars
+        stderr = sandbox.Head()
+        watch = sandbox.FolderWatch(run, spec.shared_mb << 20, lambda: getattr(km.provisioner, "pgid", None))
         try:
-            with client.setup_kernel(env=env, cwd=str(cwd), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL):
+            with watch, client.setup_kernel(env=env, cwd=str(scratch), stdout=subprocess.DEVNULL,
+                                            stderr=stderr.write_end):
+                stderr.close_writer()
                 for index, cell in enumerate(nb.cells):
                     if cell.get("cell_type") != "code" or not cell.get("source", "").strip():
                         continue
@@ -115,10 +164,10 @@ def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
                                      f"before code cell {index}; it and later cells did not run")
                         break
                     client.timeout = int(max(1, min(spec.cell_timeout_s, remaining)))
-                    t0 = time.monotonic()
+                    running, t0 = index, time.monotonic()
                     client.execute_cell(cell, index)
                     elapsed = time.monotonic() - t0
-                    _cap_outputs(cell)
+                    _note_dropped(cell, client.dropped.get(index, 0))
                     error = _cell_error(index, cell)
                     timed_out = elapsed >= client.timeout - 0.5 and _looks_interrupted(cell, error)
                     if timed_out:
@@ -139,37 +188,30 @@ def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
                         captured, capture_note = _capture(client, spec.capture_names)
         except DeadKernelError:
             status = "kernel_died"
-            notes.append(f"the kernel died{_exit_reason(km)} while running code cell "
-                         f"{_running_cell(nb)}; later cells did not run")
+            why = watch.tripped or _exit_reason(spec.box, km)
+            notes.append(f"the kernel died{f' ({why})' if why else ''} while running code cell "
+                         f"{running}; later cells did not run")
         except RuntimeError as exc:
             if "Kernel didn't respond" in str(exc) or "Kernel died" in str(exc):
                 status = "not_started" if not errors else "kernel_died"
-                notes.append(f"the kernel did not start or answer: {exc}")
+                said = stderr.last_line()
+                notes.append(f"the kernel did not start or answer: {exc}" + (f" ({said})" if said else ""))
             else:
                 raise
+        finally:
+            stderr.close_writer()
     if status == "errors" and not notes:
         notes.append(f"{len(errors)} cell(s) raised an error")
     message = "; ".join(notes) if notes else "all cells ran"
     return Execution(status, message, time.monotonic() - started, nb, errors, captured, capture_note)
 
 
-def _running_cell(nb) -> int | str:
-    """The last code cell that has an execution count is the one the kernel died in."""
-    ran = [i for i, c in enumerate(nb.cells) if c.get("cell_type") == "code" and c.get("execution_count")]
-    return ran[-1] if ran else "?"
-
-
-def _exit_reason(km: AsyncKernelManager) -> str:
-    process = getattr(getattr(km, "provisioner", None), "process", None)
-    code = process.poll() if process is not None else None
-    if code is None:
-        return ""
-    if code < 0:
-        sig = signal.Signals(-code)
-        why = {signal.SIGKILL: "out of memory or over a limit",
-               signal.SIGXCPU: "CPU time limit exceeded"}.get(sig, sig.name)
-        return f" ({why})"
-    return f" (the process exited with code {code}: os._exit, sys.exit in a thread, or a crash)"
+def _exit_reason(box: sandbox.Sandbox, km: AsyncKernelManager) -> str:
+    process = getattr(km.provisioner, "process", None)
+    reason = box.exit_reason(process.poll() if process is not None else None)
+    if reason.startswith("exited"):
+        return f"the process {reason}: os._exit, sys.exit in a thread, or a crash"
+    return reason
 
 
 def _looks_interrupted(cell, error: CellError | None) -> bool:
@@ -206,13 +248,7 @@ def _cell_error(index: int, cell) -> CellError | None:
     return None
 
 
-def _cap_outputs(cell) -> None:
-    """Keep the executed notebook readable: cap each cell's printed text."""
-    kept = 0
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "stream":
-            text = out.get("text", "")
-            room = max(0, MAX_STREAM_CHARS - kept)
-            if len(text) > room:
-                out["text"] = text[:room] + f"\n[grader] output truncated ({len(text):,} characters)\n"
-            kept += len(out["text"])
+def _note_dropped(cell, dropped: int) -> None:
+    if dropped:
+        cell.outputs.append(nbformat.v4.new_output(
+            "stream", name="stderr", text=f"\n[grader] output truncated: {dropped:,} more characters not kept\n"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import nbformat
 
@@ -12,6 +13,15 @@ class Loaded:
     notebook: nbformat.NotebookNode | None
     problem: str = ""   # why it cannot be graded (set when notebook is None)
     note: str = ""      # what was done to read it (e.g. converted from nbformat 3)
+
+
+def load_file(path: Path, max_mb: int) -> Loaded:
+    """A file over `max_mb` is not read at all (its outputs are what usually make it big)."""
+    size = path.stat().st_size
+    if size > max_mb << 20:
+        return Loaded(None, f"the file is {size / (1 << 20):.0f} MB, over the limit of {max_mb} MB: clear the "
+                            "outputs (Kernel > Restart & Clear Output), save and submit again")
+    return load(path.read_bytes())
 
 
 def load(data: bytes) -> Loaded:
@@ -24,7 +34,8 @@ def load(data: bytes) -> Loaded:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        return Loaded(None, f"not a notebook: the file is not valid JSON ({exc.msg} at line {exc.lineno}, "
+        nul = " and contains NUL bytes (damaged, or not a text file)" if "\x00" in text else ""
+        return Loaded(None, f"not a notebook: the file is not valid JSON{nul} ({exc.msg} at line {exc.lineno}, "
                             f"column {exc.colno}); was it saved from Jupyter as .ipynb?")
     if not isinstance(raw, dict) or not ("cells" in raw or "worksheets" in raw):
         return Loaded(None, "not a notebook: the JSON has no cells")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -38,6 +39,7 @@ class Job:
     out: Path
     cache: Path
     threads: int
+    box: sandbox.Sandbox
     seed: int = 0
 
 
@@ -46,7 +48,17 @@ def result_path(out: Path, student: str) -> Path:
 
 
 def fingerprint(submission_sha: str, job: Job, assignment_fp: str, dataset_fp: str) -> str:
-    return json.dumps([submission_sha, assignment_fp, dataset_fp, __version__, job.seed])
+    """What a result depends on: a result graded under a weaker isolation is graded again."""
+    return json.dumps([submission_sha, assignment_fp, dataset_fp, __version__, job.seed, job.box.mode])
+
+
+def sandbox_limits(limits: dict, memory_key: str, cpu_seconds: float) -> sandbox.Limits:
+    """The rubric's [limits] for one kind of student process (the kernel or the probes)."""
+    defaults = sandbox.Limits(0, 0)
+    return sandbox.Limits(memory_mb=int(limits.get(memory_key, 4096)), cpu_seconds=int(cpu_seconds),
+                          file_size_mb=int(limits.get("file_size_mb", defaults.file_size_mb)),
+                          processes=int(limits.get("processes", defaults.processes)),
+                          disk_mb=int(limits.get("disk_mb", defaults.disk_mb)))
 
 
 def up_to_date(sub: Submission, job: Job, fp: str) -> dict | None:
@@ -68,7 +80,7 @@ def grade_one(sub: Submission, job: Job) -> dict:
     folder = job.out / sub.student
     folder.mkdir(parents=True, exist_ok=True)
     timing = {"execute": 0.0, "checks": 0.0, "train": 0.0}
-    loaded = notebook.load(sub.path.read_bytes())
+    loaded = notebook.load_file(sub.path, int(a.limits().get("notebook_mb", 100)))
     execution_info: dict = {"status": "not_run", "message": loaded.problem, "seconds": 0.0, "errors": []}
     hp = Hyperparams({}, "none", "no notebook")
     extraction = extract.Extraction("")
@@ -76,14 +88,13 @@ def grade_one(sub: Submission, job: Job) -> dict:
         nb = loaded.notebook
         marked = notebook.marked_cell(nb, a.marker)
         limits = a.limits()
-        threads = job.threads
+        notebook_s = float(limits.get("notebook_timeout_s", 1800))
         spec = execute.ExecSpec(
-            cell_timeout_s=float(limits.get("cell_timeout_s", 600)),
-            notebook_timeout_s=float(limits.get("notebook_timeout_s", 1800)),
-            limits=sandbox.Limits(int(limits.get("kernel_memory_mb", 8192)),
-                                  int(limits.get("notebook_timeout_s", 1800) * threads + 60)),
-            threads=threads, env=ds.kernel_env(), capture_cell=marked,
-            capture_names=tuple(a.hyperparameter_names), workdir_source=sub.folder)
+            cell_timeout_s=float(limits.get("cell_timeout_s", 600)), notebook_timeout_s=notebook_s,
+            box=job.box, limits=sandbox_limits(limits, "kernel_memory_mb", notebook_s * job.threads + 60),
+            threads=job.threads, env=ds.kernel_env(), data_dirs=(ds.public_dir,), capture_cell=marked,
+            capture_names=tuple(a.hyperparameter_names), workdir_source=sub.folder,
+            output_chars=int(limits.get("output_chars", 100_000)))
         run = execute.execute(copy.deepcopy(nb), spec)
         timing["execute"] = run.seconds
         write_atomic(folder / "executed.ipynb", nbformat.writes(run.notebook))
@@ -101,7 +112,7 @@ def grade_one(sub: Submission, job: Job) -> dict:
         "assignment": a.id,
         "dataset": ds.describe(),
         "grader_version": __version__,
-        "isolation": sandbox.ISOLATION,
+        "isolation": job.box.mode,
         "fingerprint": fp,
         "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "total": round(sum(r.points for r in results), 2),
@@ -174,10 +185,11 @@ def run_checks(a, ds, job: Job, loaded, extraction, hp, timing) -> dict[str, Ver
                 calls.append(probe.ProbeCall(check.id, check.probe, inputs[check.id], timeout, check.needs_data))
     outcomes = {}
     if calls:
-        cpu = int(sum(c.timeout_s for c in calls) * job.threads + 60)
-        run = probe.run_probes(extraction.module_source, a.probes_path, calls,
-                               limits=sandbox.Limits(int(limits.get("probe_memory_mb", 6144)), cpu),
-                               data_dir=ds.public_dir, threads=job.threads)
+        cpu = sum(c.timeout_s for c in calls) * job.threads + 60
+        run = probe.run_probes(extraction.module_source, a.probes_path, calls, box=job.box,
+                               limits=sandbox_limits(limits, "probe_memory_mb", cpu),
+                               data_dir=ds.public_dir, threads=job.threads,
+                               max_output_mb=int(limits.get("probe_output_mb", 256)))
         timing["checks"] += run.seconds
         outcomes = run.outcomes
         if run.import_error is not None:
@@ -201,6 +213,14 @@ def run_checks(a, ds, job: Job, loaded, extraction, hp, timing) -> dict[str, Ver
 def _worker_init(threads: int) -> None:
     from threadpoolctl import threadpool_limits
     threadpool_limits(threads)
+    parent = os.getppid()
+
+    def leave_with_parent() -> None:  # the grader was killed: stop, and the sandboxes go with us
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=leave_with_parent, daemon=True).start()
 
 
 def _safe_grade(sub: Submission, job: Job) -> dict:
@@ -208,45 +228,70 @@ def _safe_grade(sub: Submission, job: Job) -> dict:
     try:
         return grade_one(sub, job)
     except Exception:  # noqa: BLE001
-        result = {"schema": SCHEMA, "student": sub.student, "submission": sub.path.name, "total": 0,
-                  "max_total": None, "fingerprint": None, "grader_error": traceback.format_exc(),
-                  "checks": [], "execution": {"status": "grader_error", "message": "the grader failed"}}
-        write_atomic(result_path(job.out, sub.student), json.dumps(result, indent=1))
-        return result
+        return _error_result(sub, job, traceback.format_exc(), "the grader failed")
+
+
+def _error_result(sub: Submission, job: Job, error: str, message: str) -> dict:
+    result = {"schema": SCHEMA, "student": sub.student, "submission": sub.path.name, "total": 0,
+              "max_total": None, "fingerprint": None, "grader_error": error, "checks": [],
+              "execution": {"status": "grader_error", "message": message}}
+    write_atomic(result_path(job.out, sub.student), json.dumps(result, indent=1))
+    return result
 
 
 def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool,
                 progress: Callable[[int, int, dict, bool], None]) -> list[dict]:
+    """Grade what is not graded yet, in worker processes; a worker that dies costs only the
+    submission it was grading, which is tried once more alone before it is reported."""
     a = assignments.load(job.assignment_id, job.rubric_path)
     ds = datasets.resolve(job.data_spec)
     a_fp = a.fingerprint()
     results, todo = [], []
+
+    def record(result: dict, cached: bool = False) -> None:
+        results.append(result)
+        progress(len(results), len(subs), result, cached)
+
     for sub in subs:
         done = None if force else up_to_date(sub, job, fingerprint(sub.sha256(), job, a_fp, ds.fingerprint))
         if done is not None:
-            results.append(done)
-            progress(len(results), len(subs), done, True)
+            record(done, cached=True)
         else:
             todo.append(sub)
-    if jobs <= 1:
-        _worker_init(job.threads)
-        for sub in todo:
-            results.append(_safe_grade(sub, job))
-            progress(len(results), len(subs), results[-1], False)
-        return results
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_worker_init,
+    remove_leftovers(job.out)
+    for sub in _grade_in_pool(todo, job, jobs, record):
+        if _grade_in_pool([sub], job, 1, record):
+            record(_error_result(sub, job, "the grading worker died twice on this submission",
+                                 "the grading worker died while grading this submission (out of memory, or its "
+                                 "code killed the grader's process): grade it by hand"))
+    return results
+
+
+def _grade_in_pool(subs: list[Submission], job: Job, jobs: int, record: Callable[[dict], None]) -> list[Submission]:
+    """Grade `subs` with `jobs` workers; return those whose worker died under them."""
+    broken: list[Submission] = []
+    if not subs:
+        return broken
+    with ProcessPoolExecutor(min(jobs, len(subs)), mp_context=get_context("spawn"), initializer=_worker_init,
                              initargs=(job.threads,)) as pool:
-        futures = {pool.submit(_safe_grade, sub, job): sub for sub in todo}
+        futures = {pool.submit(_safe_grade, sub, job): sub for sub in subs}
         for future in as_completed(futures):
             try:
-                result = future.result()
-            except Exception:  # noqa: BLE001 - a worker died: record it, keep going
-                sub = futures[future]
-                result = {"student": sub.student, "total": 0, "checks": [], "grader_error": traceback.format_exc(),
-                          "execution": {"status": "grader_error", "message": "a grading worker died"}}
-            results.append(result)
-            progress(len(results), len(subs), result, False)
-    return results
+                record(future.result())
+            except Exception:  # noqa: BLE001 - the pool broke (a worker died): these are tried again
+                broken.append(futures[future])
+    return broken
+
+
+def remove_leftovers(out: Path, older_than_s: float = 60) -> None:
+    """Temporary files of a grader that was killed while writing: never read, removed here."""
+    cutoff = time.time() - older_than_s
+    for path in [*out.glob(".*.tmp"), *out.glob("*/.*.tmp")]:
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except OSError:
+            pass
 
 
 def default_jobs() -> int:

@@ -3,17 +3,23 @@
 All probes of one student share one process (one numpy import, one import of the student's
 code). Each probe has its own time limit: when one hangs or kills its process, that probe is
 recorded as such and a fresh process carries on with the rest.
+
+The process sees its inputs read-only and has no folder of the grader's to write in: its
+outputs come back over a pipe, at most `max_output_mb`, and are read as plain arrays.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +28,8 @@ import numpy as np
 from . import sandbox
 
 RUNNER = Path(__file__).with_name("probe_runner.py")
+IMPORT_TIMEOUT_S = 60
+ARRAY_KINDS = "biufU"   # numbers, and text (error messages): nothing else is read back
 
 
 @dataclass
@@ -48,84 +56,172 @@ class ProbeRun:
     seconds: float = 0.0
 
 
-def run_probes(student_source: str, probes_module: Path, calls: list[ProbeCall], *,
-               limits: sandbox.Limits, data_dir: Path | None, threads: int = 1) -> ProbeRun:
+@dataclass
+class _Attempt:
+    """What one process run reported, and why it was stopped if it was."""
+    outcomes: dict[str, ProbeOutcome] = field(default_factory=dict)
+    import_error: ProbeOutcome | None = None
+    running: str | None = None       # the probe it was in when it ended
+    stopped: str | None = None
+
+
+def run_probes(student_source: str, probes_module: Path, calls: list[ProbeCall], *, box: sandbox.Sandbox,
+               limits: sandbox.Limits, data_dir: Path | None, threads: int = 1,
+               max_output_mb: int = 256) -> ProbeRun:
     started = time.monotonic()
     run = ProbeRun()
     with tempfile.TemporaryDirectory(prefix="nngrader-probe-") as tmp:
-        work = Path(tmp) / "work"
-        (work / "inputs").mkdir(parents=True)
-        (work / "out").mkdir()
-        (work / "student.py").write_text(student_source)
-        shutil.copy(probes_module, work / "probes.py")
-        shutil.copy(RUNNER, work / "probe_runner.py")
-        plan = []
+        job = Path(tmp) / "job"
+        (job / "inputs").mkdir(parents=True)
+        (job / "student.py").write_text(student_source)
+        shutil.copy(probes_module, job / "probes.py")
+        shutil.copy(RUNNER, job / "probe_runner.py")
+        plan = {}
         for call in calls:
-            np.savez(work / "inputs" / f"{call.check}.npz", **call.inputs)
-            plan.append({"check": call.check, "probe": call.probe,
-                         "data_dir": str(data_dir) if call.needs_data and data_dir else None})
-        (work / "plan.json").write_text(json.dumps(plan))
-        env = sandbox.clean_env(Path(tmp) / "home", threads)
+            np.savez(job / "inputs" / f"{call.check}.npz", **call.inputs)
+            plan[call.check] = {"probe": call.probe,
+                                "data_dir": str(data_dir) if call.needs_data and data_dir else None}
+        (job / "plan.json").write_text(json.dumps(plan))
+        _readable(job)
+        needs_data = data_dir is not None and any(c.needs_data for c in calls)
+        view = sandbox.View(read_only=(job, data_dir) if needs_data else (job,))
         timeouts = {c.check: c.timeout_s for c in calls}
-        while True:
-            pending = [c.check for c in calls if _outcome_file(work, c.check) is None]
+        pending = [c.check for c in calls]
+        while pending:
+            scratch = Path(tempfile.mkdtemp(dir=tmp, prefix="scratch-"))
+            attempt = _run_once(job, pending, box, limits, view, scratch, threads, timeouts, max_output_mb << 20)
+            run.outcomes.update(attempt.outcomes)
+            if attempt.import_error is not None:
+                run.import_error = attempt.import_error
+                break
+            pending = [c for c in pending if c not in run.outcomes]
             if not pending:
                 break
-            killed = _run_once(work, env, limits, timeouts)
-            if (work / "out" / "_import.json").exists():
-                run.import_error = _read_error(work / "out" / "_import.json")
+            if attempt.running is None:  # died before starting anything: importing the student's code
+                run.import_error = ProbeOutcome(error=attempt.stopped or "the process running your code exited")
                 break
-            pending = [c for c in pending if _outcome_file(work, c) is None]
-            if not pending:
-                break
-            stuck = [c for c in pending if (work / "out" / f"{c}.started").exists()]
-            if not stuck:  # died before starting anything: importing the student's code
-                run.import_error = ProbeOutcome(error=killed or "the process running your code exited")
-                break
-            for check in stuck:
-                _mark(work, check, killed or "your code ended the process (os._exit, sys.exit or a crash)")
-        for call in calls:
-            run.outcomes[call.check] = _collect(work, call.check)
+            run.outcomes[attempt.running] = ProbeOutcome(
+                error=attempt.stopped or "your code ended the process (os._exit, sys.exit or a crash)")
+            pending.remove(attempt.running)
+    for call in calls:
+        run.outcomes.setdefault(call.check, ProbeOutcome(error="not run: your code could not be imported"))
     run.seconds = time.monotonic() - started
     return run
 
 
-def _run_once(work: Path, env: dict, limits: sandbox.Limits, timeouts: dict) -> str | None:
-    """Run the runner until it finishes or one probe overstays; say why it was stopped."""
-    argv = sandbox.wrap([sys.executable, "-I", str(work / "probe_runner.py"), str(work)], limits)
-    log = open(work / "runner.log", "wb")
-    proc = subprocess.Popen(argv, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    current, since = None, time.monotonic()
-    import_deadline = since + 60
+def _readable(folder: Path) -> None:
+    """The sandbox's unprivileged uid reads the job folder (temporary folders are 0700)."""
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _run_once(job: Path, checks: list[str], box: sandbox.Sandbox, limits: sandbox.Limits, view: sandbox.View,
+              scratch: Path, threads: int, timeouts: dict[str, float], max_bytes: int) -> _Attempt:
+    """Run the runner on `checks` until it finishes, overstays a limit or ends; collect what it sent."""
+    attempt = _Attempt()
+    read_end, write_end = os.pipe()
+    argv = box.command([sys.executable, "-I", str(job / "probe_runner.py"), str(job), str(write_end), *checks],
+                       limits, view, scratch)
+    stderr = sandbox.Head()
     try:
-        while proc.poll() is None:
-            time.sleep(0.02)
-            newest = _newest_started(work)
-            if newest != current:
-                current, since = newest, time.monotonic()
-            limit = timeouts.get(current) if current else None
-            if (limit is not None and time.monotonic() - since > limit) or \
-               (current is None and time.monotonic() > import_deadline):
-                _kill(proc)
-                return (f"stopped after {limit:.0f} s: too slow or never ends" if limit
-                        else "importing your code took longer than 60 s")
+        proc = subprocess.Popen(argv, cwd=scratch, env=box.env(scratch, threads), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=stderr.write_end,
+                                pass_fds=(write_end,), start_new_session=True)
     finally:
-        log.close()
-    if proc.returncode and proc.returncode < 0:
-        return _signal_reason(-proc.returncode)
-    return None
+        os.close(write_end)
+        stderr.close_writer()
+    stream = _Stream(read_end, max_bytes)
+    since, exit_code = time.monotonic(), None
+    try:
+        while True:
+            exited = proc.poll() is not None
+            for header, payload in stream.read(0.05):
+                event, check = header.get("event"), header.get("check")
+                if event == "import_error":
+                    attempt.import_error = _error_outcome(header)
+                elif check not in timeouts:
+                    continue  # not a probe of this run: ignore it
+                elif event == "started":
+                    attempt.running, since = check, time.monotonic()
+                elif event in ("done", "error") and check == attempt.running:
+                    outcome = _npz_outcome(payload) if event == "done" else _error_outcome(header)
+                    outcome.seconds = time.monotonic() - since
+                    attempt.outcomes[check], attempt.running, since = outcome, None, time.monotonic()
+            if stream.problem:
+                attempt.stopped = stream.problem
+                break
+            if attempt.import_error or attempt.outcomes.keys() >= set(checks):
+                break
+            if exited and not stream.fresh:  # gone, and everything it wrote has been read
+                exit_code = proc.returncode
+                break
+            limit = timeouts[attempt.running] if attempt.running else IMPORT_TIMEOUT_S
+            if time.monotonic() - since > limit:
+                attempt.stopped = (f"stopped after {limit:.0f} s: too slow or never ends" if attempt.running
+                                   else f"importing your code took longer than {IMPORT_TIMEOUT_S} s")
+                break
+    finally:
+        _kill(proc)
+        os.close(read_end)
+    if attempt.stopped is None and exit_code:
+        reason, said = box.exit_reason(exit_code), stderr.last_line()
+        attempt.stopped = (f"your code's process was {reason}" if not reason.startswith("exited")
+                           else f"your code ended the process ({reason}: os._exit, sys.exit or a crash)")
+        attempt.stopped += f"; it last wrote: {said}" if said else ""
+    return attempt
 
 
-def _signal_reason(sig: int) -> str:
-    if sig == signal.SIGXCPU:
-        return "CPU time limit exceeded"
-    if sig == signal.SIGKILL:
-        return "killed (out of memory or over a limit)"
-    return f"your code's process was killed by signal {signal.Signals(sig).name}"
+class _Stream:
+    """Messages from the runner: JSON lines, some followed by a payload of the size they give.
+    More than `max_bytes` in all, or a line that is not JSON, ends the run with `problem`."""
+
+    def __init__(self, fd: int, max_bytes: int):
+        self.fd, self.max_bytes = fd, max_bytes
+        self.buffer, self.total, self.closed, self.fresh, self.problem = bytearray(), 0, False, False, ""
+        self._header: dict | None = None
+
+    def read(self, wait_s: float) -> list[tuple[dict, bytes]]:
+        """Whatever complete messages arrive within `wait_s`; `fresh` says if any bytes did."""
+        self.fresh = False
+        if not self.closed and select.select([self.fd], [], [], wait_s)[0]:
+            chunk = os.read(self.fd, 1 << 20)
+            self.closed, self.fresh = not chunk, bool(chunk)
+            self.total += len(chunk)
+            self.buffer += chunk
+            if self.total > self.max_bytes:
+                self.problem = f"your code sent back more than {self.max_bytes >> 20} MB of output"
+                return []
+        elif self.closed:
+            time.sleep(wait_s)
+        return self._messages()
+
+    def _messages(self) -> list[tuple[dict, bytes]]:
+        messages = []
+        while True:
+            if self._header is None:
+                end = self.buffer.find(b"\n")
+                if end < 0:
+                    return messages
+                try:
+                    header = json.loads(self.buffer[:end])
+                    if not isinstance(header, dict):
+                        raise ValueError("not an object")
+                    size = int(header.get("bytes", 0))
+                except ValueError:
+                    self.problem = "the process running your code wrote something that is not a probe result"
+                    return messages
+                del self.buffer[:end + 1]
+                self._header = {**header, "bytes": max(0, size)}
+            size = self._header["bytes"]
+            if len(self.buffer) < size:
+                return messages
+            messages.append((self._header, bytes(self.buffer[:size])))
+            del self.buffer[:size]
+            self._header = None
 
 
 def _kill(proc: subprocess.Popen) -> None:
+    """Stop the whole process group (the sandbox with everything in it)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -133,39 +229,23 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _newest_started(work: Path) -> str | None:
-    """The probe running now: started and without an outcome yet."""
-    started = sorted((work / "out").glob("*.started"), key=lambda p: p.stat().st_mtime_ns)
-    running = [p.stem for p in started if _outcome_file(work, p.stem) is None]
-    return running[-1] if running else None
+def _error_outcome(header: dict) -> ProbeOutcome:
+    traceback = header.get("traceback")
+    return ProbeOutcome(error=str(header.get("error"))[:500], traceback=str(traceback)[-4000:] if traceback else None)
 
 
-def _outcome_file(work: Path, check: str) -> Path | None:
-    for suffix in (".npz", ".json"):
-        p = work / "out" / f"{check}{suffix}"
-        if p.exists():
-            return p
-    return None
-
-
-def _mark(work: Path, check: str, reason: str) -> None:
-    (work / "out" / f"{check}.json").write_text(json.dumps({"error": reason, "traceback": None}))
-
-
-def _read_error(path: Path) -> ProbeOutcome:
-    data = json.loads(path.read_text())
-    return ProbeOutcome(error=str(data.get("error"))[:500], traceback=data.get("traceback"))
-
-
-def _collect(work: Path, check: str) -> ProbeOutcome:
-    path = _outcome_file(work, check)
-    if path is None:
-        return ProbeOutcome(error="not run: your code could not be imported")
-    if path.suffix == ".json":
-        return _read_error(path)
+def _npz_outcome(payload: bytes) -> ProbeOutcome:
+    """Plain arrays from an .npz sent by the student's process, or why they cannot be read."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return ProbeOutcome(outputs={k: z[k] for k in z.files})
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+        if declared > 4 * len(payload) + (1 << 20):
+            return ProbeOutcome(error="unreadable output (a compressed archive that expands too much)")
+        with np.load(io.BytesIO(payload), allow_pickle=False) as z:
+            outputs = {k: z[k] for k in z.files}
     except Exception as exc:  # noqa: BLE001 - a malformed file is the student's process's doing
-        return ProbeOutcome(error=f"unreadable output ({exc})")
-
+        return ProbeOutcome(error=f"unreadable output ({type(exc).__name__}: {str(exc)[:200]})")
+    odd = [k for k, v in outputs.items() if v.dtype.kind not in ARRAY_KINDS]
+    if odd:
+        return ProbeOutcome(error=f"unreadable output: {odd[0]} is not numbers (dtype {outputs[odd[0]].dtype})")
+    return ProbeOutcome(outputs=outputs)

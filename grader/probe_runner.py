@@ -1,14 +1,19 @@
-"""Runs inside the sandbox: import the student's code, call each planned probe, save raw outputs.
+"""Runs inside the sandbox: import the student's code, call each planned probe, send back raw outputs.
 
-Standalone on purpose (numpy only): it is copied next to the student's code and the
-assignment's probes module, and nothing of the grader or the reference comes with it.
-Outputs are converted to plain arrays here and saved without pickle, so nothing a student
-object does (subclassed arrays, lying __eq__) reaches the grader; the grader re-reads them
-with allow_pickle=False and does every comparison itself.
+Standalone on purpose (numpy only): the grader binds this file, the student's extracted code,
+the assignment's probes module and the inputs read-only into the sandbox; nothing of the
+grader or the reference comes with it. Outputs are converted to plain arrays here and sent
+as .npz without pickle, so nothing a student object does (subclassed arrays, lying __eq__)
+reaches the grader, which re-reads them with allow_pickle=False and does every comparison.
 
-    python probe_runner.py WORKDIR      # WORKDIR/plan.json, student.py, probes.py, inputs/, out/
+    python probe_runner.py JOBDIR FD CHECK [CHECK ...]
+
+JOBDIR holds plan.json, student.py, probes.py and inputs/<check>.npz. Every message goes
+to file descriptor FD as one JSON line; a finished probe's line says how many bytes of .npz
+follow it. The grader times each probe from its "started" message.
 """
 import importlib.util
+import io
 import json
 import os
 import sys
@@ -17,13 +22,15 @@ import traceback
 import numpy as np
 
 MAX_TRACEBACK = 4000
+_RUNNER_PID = os.getpid()
 
 
-def _write(path, write):
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        write(f)
-    os.replace(tmp, path)
+def _send(fd, header, payload=b""):
+    if os.getpid() != _RUNNER_PID:  # a copy made by os.fork in student code: it does not report
+        os._exit(0)
+    data = json.dumps(header).encode() + b"\n" + payload
+    while data:
+        data = data[os.write(fd, data):]
 
 
 def _plain(value):
@@ -49,31 +56,29 @@ def _error(exc):
     return {"error": f"{type(exc).__name__}: {exc}"[:500], "traceback": text[-MAX_TRACEBACK:]}
 
 
-def main(workdir):
-    os.chdir(workdir)
-    plan = json.load(open("plan.json"))
-    probes = _load("probes", os.path.join(workdir, "probes.py"))
+def main(jobdir, fd, checks):
+    with open(os.path.join(jobdir, "plan.json")) as f:
+        plan = json.load(f)
+    probes = _load("probes", os.path.join(jobdir, "probes.py"))
     try:
-        student = _load("student", os.path.join(workdir, "student.py"))
+        student = _load("student", os.path.join(jobdir, "student.py"))
     except BaseException as exc:  # noqa: BLE001 - any failure of student code is a result
-        text = json.dumps(_error(exc)).encode()
-        _write("out/_import.json", lambda f: f.write(text))
+        _send(fd, {"event": "import_error", **_error(exc)})
         return
-    for item in plan:
-        check = item["check"]
-        if os.path.exists(f"out/{check}.npz") or os.path.exists(f"out/{check}.json"):
-            continue  # done by an earlier run of this plan
-        open(f"out/{check}.started", "w").close()
-        with np.load(f"inputs/{check}.npz", allow_pickle=False) as z:
+    for check in checks:
+        item = plan[check]
+        _send(fd, {"event": "started", "check": check})
+        with np.load(os.path.join(jobdir, "inputs", f"{check}.npz"), allow_pickle=False) as z:
             inputs = {k: z[k] for k in z.files}
         try:
             outputs = getattr(probes, item["probe"])(student, inputs, item.get("data_dir"))
-            arrays = {k: _plain(v) for k, v in outputs.items()}
-            _write(f"out/{check}.npz", lambda f: np.savez(f, **arrays))
+            buffer = io.BytesIO()
+            np.savez(buffer, **{k: _plain(v) for k, v in outputs.items()})
         except BaseException as exc:  # noqa: BLE001
-            text = json.dumps(_error(exc)).encode()
-            _write(f"out/{check}.json", lambda f: f.write(text))
+            _send(fd, {"event": "error", "check": check, **_error(exc)})
+            continue
+        _send(fd, {"event": "done", "check": check, "bytes": buffer.getbuffer().nbytes}, buffer.getvalue())
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3:])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader import assignment, datasets, extract, notebook, pipeline, rubric
+from grader import assignment, datasets, extract, notebook, pipeline, rubric, sandbox
 from grader.check import Hyperparams
 
 from conftest import reference_cell
@@ -20,7 +20,8 @@ def grade_cells(cells: list[str], hp: dict | None = None, tmp: Path | None = Non
     a = assignment.load("cifar10_fcnet")
     ds = datasets.resolve(None)
     cache = Path(os.environ["NNGRADER_CACHE"])
-    job = pipeline.Job("cifar10_fcnet", None, None, tmp or cache / "out", cache, threads=1)
+    job = pipeline.Job("cifar10_fcnet", None, None, tmp or cache / "out", cache, threads=1,
+                       box=sandbox.choose("auto")[0])
     hparams = Hyperparams(hp or {}, "kernel" if hp else "none", "given by the test")
     timing = {"execute": 0.0, "checks": 0.0, "train": 0.0}
     verdicts = pipeline.run_checks(a, ds, job, notebook.Loaded(nb), extract.extract(nb, a.names), hparams, timing)
