@@ -14,7 +14,9 @@ would reach bwrap, not the cell.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import tempfile
 import time
@@ -151,8 +153,9 @@ def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
         stderr = sandbox.Head()
         watch = sandbox.FolderWatch(run, spec.shared_mb << 20, lambda: getattr(km.provisioner, "pgid", None))
         try:
+            # cleanup_kc: nbclient leaves alone a kernel whose manager it was given
             with watch, client.setup_kernel(env=env, cwd=str(scratch), stdout=subprocess.DEVNULL,
-                                            stderr=stderr.write_end):
+                                            stderr=stderr.write_end, cleanup_kc=True):
                 stderr.close_writer()
                 for index, cell in enumerate(nb.cells):
                     if cell.get("cell_type") != "code" or not cell.get("source", "").strip():
@@ -200,10 +203,23 @@ def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
                 raise
         finally:
             stderr.close_writer()
+            _kill(km)
     if status == "errors" and not notes:
         notes.append(f"{len(errors)} cell(s) raised an error")
     message = "; ".join(notes) if notes else "all cells ran"
     return Execution(status, message, time.monotonic() - started, nb, errors, captured, capture_note)
+
+
+def _kill(km: AsyncKernelManager) -> None:
+    """Make sure the sandbox is gone, whatever happened to the shutdown: it holds the uid's
+    process slots and its memory until then."""
+    process = getattr(km.provisioner, "process", None)
+    if process is not None and process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
 
 
 def _exit_reason(box: sandbox.Sandbox, km: AsyncKernelManager) -> str:
@@ -218,18 +234,26 @@ def _looks_interrupted(cell, error: CellError | None) -> bool:
     return error is None or error.ename in ("KeyboardInterrupt", "CellTimeoutError")
 
 
+def _run_own_cell(client: NotebookClient, source: str, timeout: int):
+    """Run a cell of the grader's in the kernel, outside the student's notebook: nbclient
+    stores an executed cell at its index, so it gets a slot past the end for the time it runs."""
+    cell = nbformat.v4.new_code_cell(source)
+    client.nb.cells.append(cell)
+    client.timeout = timeout
+    try:
+        return client.execute_cell(cell, len(client.nb.cells) - 1, store_history=False)
+    finally:
+        client.nb.cells.pop()
+
+
 def _responsive(client: NotebookClient) -> bool:
-    probe = nbformat.v4.new_code_cell("pass")
-    client.timeout = 10
     t0 = time.monotonic()
-    client.execute_cell(probe, -1, store_history=False)
+    _run_own_cell(client, "pass", 10)
     return time.monotonic() - t0 < 9.5
 
 
 def _capture(client: NotebookClient, names) -> tuple[dict | None, str]:
-    cell = nbformat.v4.new_code_cell(_capture_code(names))
-    client.timeout = 20
-    client.execute_cell(cell, -1, store_history=False)
+    cell = _run_own_cell(client, _capture_code(names), 20)
     text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
     for line in text.splitlines():
         if line.startswith(CAPTURE_TAG):

@@ -82,7 +82,10 @@ def test_the_real_sample(batch):
 
 
 def test_reference_full_marks_and_release_nothing(batch):
-    _, results, _ = batch
+    out, results, _ = batch
+    executed = nbformat.read(out / "reference" / "executed.ipynb", as_version=4)
+    assert [c.source for c in executed.cells] == [c.source for c in nbformat.read(REFERENCE_NB, as_version=4).cells]
+    assert "NNGRADER-CAPTURE" not in json.dumps(executed)   # the grader's own cells leave no trace
     assert results["reference"]["total"] == results["reference"]["max_total"] == 90
     assert results["reference"]["execution"]["status"] == "ok"
     assert results["release"]["total"] == 0
