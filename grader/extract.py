@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import nbformat
 
 _BUILTINS = set(dir(builtins))
+MAX_CELL_CHARS = 1_000_000   # longer cells are not parsed: an AST of megabytes of code costs gigabytes
 
 
 @dataclass
@@ -54,6 +55,9 @@ def parse_cells(nb: nbformat.NotebookNode) -> tuple[list[Statement], list[ParseP
     statements, problems = [], []
     for index, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
+            continue
+        if len(cell.get("source", "")) > MAX_CELL_CHARS:
+            problems.append(ParseProblem(index, None, f"too long to read ({len(cell['source']):,} characters)"))
             continue
         source = cell_python(cell.get("source", ""))
         try:

@@ -49,3 +49,22 @@ def test_bad_files_get_clear_messages():
     loaded = notebook.load(v3)
     assert loaded.notebook is not None and "nbformat 3" in loaded.note
     assert loaded.notebook.cells[0].source == "x = 1"
+
+
+def test_a_cell_too_long_to_parse_is_reported_and_the_rest_still_counts():
+    nb = nb_of("weights = [" + "0.5, " * 250_000 + "]", "class SGD:\n    pass")
+    ex = extract.extract(nb, ["SGD"])
+    assert ex.found == {"SGD": 1}
+    assert [(p.cell, p.message) for p in ex.problems] == [(0, "too long to read (1,250,012 characters)")]
+
+
+def test_a_file_over_the_size_limit_is_not_read(tmp_path):
+    path = tmp_path / "big.ipynb"
+    path.write_bytes(b" " * (3 << 20))
+    loaded = notebook.load_file(path, max_mb=2)
+    assert loaded.notebook is None
+    assert loaded.problem.startswith("the file is 3 MB, over the limit of 2 MB: clear the outputs")
+
+
+def test_nul_bytes_are_named():
+    assert "contains NUL bytes" in notebook.load(b'{"cells": [\x00]}').problem
