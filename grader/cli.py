@@ -42,6 +42,7 @@ def grade(args: argparse.Namespace) -> int:
     started = time.monotonic()
     results = grade_batch(subs, job, jobs, args.force, _progress)
     meta = {"assignment": args.assignment, "dataset": f"{ds.name} ({ds.source})", "version": __version__,
+            "isolation": box.mode,
             "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "skipped": [str(p) for p in skipped]}
     report.write_index(out, results, meta)

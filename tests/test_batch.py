@@ -136,3 +136,14 @@ def test_rerun_with_nothing_changed_regrades_nothing(batch, capsys):
     assert printed.count("(cached)") == len(results)
     again = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/result.json")}
     assert again == results
+
+
+def test_without_bwrap_it_still_grades_and_says_so(tmp_path, capsys):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(REFERENCE_NB, subs / "reference.ipynb")
+    assert cli.main(["grade", str(subs), "--out", str(tmp_path / "out"), "--sandbox", "none", "-j", "1"]) == 0
+    assert "rlimits only (--sandbox none)" in capsys.readouterr().err
+    r = json.loads((tmp_path / "out" / "reference" / "result.json").read_text())
+    assert (r["isolation"], r["execution"]["status"], r["total"]) == ("rlimits", "ok", 90)
+    assert "not in a bubblewrap sandbox" in (tmp_path / "out" / "index.html").read_text()
