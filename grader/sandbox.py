@@ -113,9 +113,9 @@ class Sandbox:
                 name = signal.Signals(sig)
             except ValueError:
                 return f"killed by signal {sig}"
-            return {signal.SIGKILL: "killed (out of memory or over a limit)",
-                    signal.SIGXCPU: "stopped: CPU time limit exceeded",
-                    signal.SIGXFSZ: "stopped: file size limit exceeded"}.get(name, f"killed by {name.name}")
+            return {signal.SIGKILL: "killed by SIGKILL: out of memory, over a limit, or its own code",
+                    signal.SIGXCPU: "stopped by SIGXCPU: CPU time limit exceeded",
+                    signal.SIGXFSZ: "stopped by SIGXFSZ: file size limit exceeded"}.get(name, f"killed by {name.name}")
         return f"exited with code {returncode}"
 
 

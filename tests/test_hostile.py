@@ -231,12 +231,12 @@ def test_killing_its_own_kernel_and_probe_process(hostile):
     _, results, _ = hostile
     r = results["kills_itself"]
     assert r["execution"]["status"] == "kernel_died"
-    assert r["execution"]["message"] == ("the kernel died (killed (out of memory or over a limit)) while running "
-                                         "code cell 2; later cells did not run")
+    assert r["execution"]["message"] == ("the kernel died (killed by SIGKILL: out of memory, over a limit, or its "
+                                         "own code) while running code cell 2; later cells did not run")
     assert r["hyperparams"]["source"] == "source"   # the marked cell never ran: read from its source
     sgd_fails(r)
-    assert message(r, "sgd_step") == ("SGD could not be run: your code's process was killed "
-                                      "(out of memory or over a limit)")
+    assert message(r, "sgd_step") == ("SGD could not be run: your code's process was killed by SIGKILL: "
+                                      "out of memory, over a limit, or its own code")
 
 
 def test_killing_everything_it_can_reaches_nothing_outside(hostile):

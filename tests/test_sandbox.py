@@ -150,10 +150,11 @@ def test_auto_falls_back_with_one_warning_and_bwrap_refuses(monkeypatch):
 
 
 @pytest.mark.parametrize("mode, code, says", [
-    (sandbox.BWRAP, 137, "killed (out of memory or over a limit)"),
-    (sandbox.BWRAP, 152, "CPU time limit"),
+    (sandbox.BWRAP, 137, "killed by SIGKILL: out of memory, over a limit, or its own code"),
+    (sandbox.BWRAP, 152, "stopped by SIGXCPU: CPU time limit exceeded"),
+    (sandbox.BWRAP, 139, "killed by SIGSEGV"),
     (sandbox.BWRAP, 3, "exited with code 3"),
-    (sandbox.RLIMITS, -9, "killed (out of memory or over a limit)"),
+    (sandbox.RLIMITS, -9, "killed by SIGKILL"),
     (sandbox.RLIMITS, 137, "exited with code 137"),
 ])
 def test_exit_reasons(mode, code, says):
