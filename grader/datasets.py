@@ -139,8 +139,8 @@ def _materialise(reader, path: Path | None, default_name: str) -> Dataset:
                 np.save(tmp / sub / f"{key}.npy", arr)
         (tmp / "meta.json").write_text(json.dumps({"name": name, "fingerprint": fingerprint,
                                                    "n_train": len(xtr), "n_test": len(xte)}))
-        for path in (tmp / "public").iterdir():  # read by the sandbox's own uid; the hidden part is not
-            path.chmod(0o644)
+        for array in (tmp / "public").iterdir():  # read by the sandbox's own uid; the hidden part is not
+            array.chmod(0o644)
         (tmp / "public").chmod(0o755)
         (tmp / "hidden").chmod(0o700)
         try:

@@ -68,6 +68,7 @@ def test_result_schema(batch):
     for key in ("student", "submission", "dataset", "total", "max_total", "checks", "execution", "hyperparams"):
         assert key in r
     assert r["dataset"]["name"] == "cifar10-subset"
+    assert r["dataset"]["source"] == str(REPO / "data" / "cifar10_subset.npz")
     assert set(r["checks"][0]) >= {"id", "status", "points", "max_points", "message"}
 
 
