@@ -258,7 +258,7 @@ def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool,
             record(done, cached=True)
         else:
             todo.append(sub)
-    remove_leftovers(job.out)
+    _remove_leftovers(job.out)
     for sub in _grade_in_pool(todo, job, jobs, record):
         if _grade_in_pool([sub], job, 1, record):
             record(_error_result(sub, job, "the grading worker died twice on this submission",
@@ -283,7 +283,7 @@ def _grade_in_pool(subs: list[Submission], job: Job, jobs: int, record: Callable
     return broken
 
 
-def remove_leftovers(out: Path, older_than_s: float = 60) -> None:
+def _remove_leftovers(out: Path, older_than_s: float = 60) -> None:
     """Temporary files of a grader that was killed while writing: never read, removed here."""
     cutoff = time.time() - older_than_s
     for path in [*out.glob(".*.tmp"), *out.glob("*/.*.tmp")]:

@@ -139,12 +139,20 @@ def test_rerun_with_nothing_changed_regrades_nothing(batch, capsys):
     assert again == results
 
 
-def test_without_bwrap_it_still_grades_and_says_so(tmp_path, capsys):
+def test_without_bwrap_it_still_grades_says_so_and_survives_a_killed_worker(tmp_path, capsys):
     subs = tmp_path / "subs"
     subs.mkdir()
     shutil.copy(REFERENCE_NB, subs / "reference.ipynb")
-    assert cli.main(["grade", str(subs), "--out", str(tmp_path / "out"), "--sandbox", "none", "-j", "1"]) == 0
+    # without a pid namespace the kernel's parent is the grading worker, and it can kill it
+    killer = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")])
+    nbformat.write(killer, subs / "kills_the_grader.ipynb")
+    out = tmp_path / "out"
+    assert cli.main(["grade", str(subs), "--out", str(out), "--sandbox", "none", "-j", "2"]) == 1
     assert "rlimits only (--sandbox none)" in capsys.readouterr().err
-    r = json.loads((tmp_path / "out" / "reference" / "result.json").read_text())
+    r = json.loads((out / "reference" / "result.json").read_text())
     assert (r["isolation"], r["execution"]["status"], r["total"]) == ("rlimits", "ok", 90)
-    assert "not in a bubblewrap sandbox" in (tmp_path / "out" / "index.html").read_text()
+    k = json.loads((out / "kills_the_grader" / "result.json").read_text())
+    assert k["grader_error"] == "the grading worker died twice on this submission" and k["total"] == 0
+    assert k["execution"]["message"].startswith("the grading worker died while grading this submission")
+    assert "not in a bubblewrap sandbox" in (out / "index.html").read_text()
