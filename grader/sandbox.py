@@ -217,16 +217,17 @@ def _bwrap_problem() -> str | None:
 
 def choose(requested: str) -> tuple[Sandbox, str | None]:
     """The sandbox for this run, and a warning to print once when it is weaker than asked."""
+    risks = "student code can read the file system and reach the network"
+    if os.getuid() == 0:
+        risks += ", and, run as root, signal any process on this machine and start processes without limit"
     if requested == "none":
-        return Sandbox(RLIMITS), ("sandbox: rlimits only (--sandbox none): student code can read the file "
-                                  "system, and as root its process count is not limited")
+        return Sandbox(RLIMITS), f"sandbox: rlimits only (--sandbox none): {risks}. See SECURITY.md."
     problem = _bwrap_problem()
     if problem is None:
         return Sandbox(BWRAP), None
     if requested == "bwrap":
         raise SystemExit(f"--sandbox bwrap: {problem}")
-    return Sandbox(RLIMITS), (f"WARNING: {problem}; falling back to rlimits only: student code can read the "
-                              "file system and reach the network. See SECURITY.md.")
+    return Sandbox(RLIMITS), f"WARNING: {problem}; falling back to rlimits only: {risks}. See SECURITY.md."
 
 
 class FolderWatch:
