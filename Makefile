@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= grades
-ASSIGNMENT ?= cifar10_fcnet
+ASSIGNMENT ?=
 JOBS ?= $(shell nproc)
 N ?= 6
 SANDBOX ?= auto
@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 
 grade: setup
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks [OUT=grades] [DATA=...] [JOBS=n]"; exit 2; }
-	$(BIN)/python -m grader grade "$(SUBMISSIONS)" --assignment $(ASSIGNMENT) --out "$(OUT)" -j $(JOBS) \
+	$(BIN)/python -m grader grade "$(SUBMISSIONS)" $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) --out "$(OUT)" -j $(JOBS) \
 		--sandbox $(SANDBOX) $(if $(DATA),--data "$(DATA)") $(if $(FORCE),--force)
 
 test: setup

@@ -26,6 +26,7 @@ class CheckSpec:
     requires: tuple[str, ...]
     probe: str | None
     needs_data: bool
+    outcome_of: str | None = None    # judges the inputs and outcome of another check's probe
 
 
 @dataclass
@@ -48,12 +49,37 @@ class Assignment:
         return list(self.spec["names"]) + list(self.spec.get("optional_names", []))
 
     @property
+    def aliases(self) -> dict[str, list[str]]:
+        """Other spellings of the names, as courses write them (`Optimiser_SGD`)."""
+        return {k: list(v) for k, v in self.spec.get("aliases", {}).items()}
+
+    @property
+    def settings_call(self) -> list[str]:
+        """Hyperparameters read from the arguments of the last call to one of these (a constructor)."""
+        return list(self.spec.get("hyperparameters", {}).get("from_call", []))
+
+    @property
+    def signature(self) -> list[str]:
+        """Text that a notebook of this assignment contains."""
+        return list(self.spec.get("signature", []))
+
+    @property
     def hyperparameter_names(self) -> list[str]:
         return list(self.spec.get("hyperparameters", {}).get("names", []))
 
     @property
     def marker(self) -> str | None:
         return self.spec.get("hyperparameters", {}).get("marker")
+
+    @property
+    def dataset_kind(self) -> str | None:
+        """The data set it is graded on (only "cifar10" exists), or None: its checks make their own."""
+        return self.spec.get("dataset")
+
+    @property
+    def kernel_note(self) -> str:
+        """What reports tell students about how their notebook ran (e.g. where its data came from)."""
+        return self.spec.get("kernel_note", "")
 
     def limits(self) -> dict:
         return self.rubric.get("limits", {})
@@ -81,18 +107,35 @@ class Assignment:
 def load(assignment_id: str, rubric_path: Path | None = None) -> Assignment:
     folder = ASSIGNMENTS / assignment_id
     if not (folder / "assignment.toml").is_file():
-        known = ", ".join(sorted(p.name for p in ASSIGNMENTS.iterdir() if (p / "assignment.toml").is_file()))
-        raise SystemExit(f"unknown assignment {assignment_id!r} (known: {known})")
+        raise SystemExit(f"unknown assignment {assignment_id!r} (known: {', '.join(known())})")
     spec = tomllib.loads((folder / "assignment.toml").read_text())
     rubric_path = rubric_path or REPO / spec["rubric"]
     rubric = tomllib.loads(rubric_path.read_text())
     checks = [CheckSpec(c["id"], c.get("title", c["id"]), tuple(c.get("requires", ())), c.get("probe"),
-                        bool(c.get("needs_data", False))) for c in spec["checks"]]
+                        bool(c.get("needs_data", False)), c.get("outcome_of")) for c in spec["checks"]]
     unknown = set(rubric.get("checks", {})) - {c.id for c in checks}
     if unknown:
         raise SystemExit(f"{rubric_path}: rubric names checks the assignment does not have: {sorted(unknown)}")
     return Assignment(spec["id"], spec.get("title", spec["id"]), folder, spec, rubric, rubric_path,
                       REPO / spec["reference"], checks)
+
+
+def known() -> list[str]:
+    return sorted(p.name for p in ASSIGNMENTS.iterdir() if (p / "assignment.toml").is_file())
+
+
+def detect(sources: list[str]) -> tuple[str | None, str]:
+    """The assignment whose signature the notebooks' code matches best, and how sure that is.
+    `sources` holds each notebook's code; None when no assignment, or more than one, fits best."""
+    scores = {}
+    for assignment_id in known():
+        signature = [s.lower() for s in load(assignment_id).signature]
+        scores[assignment_id] = sum(sum(s in text.lower() for s in signature) / max(1, len(signature))
+                                    for text in sources)
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    if not ranked or ranked[0][1] == 0 or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
+        return None, ", ".join(f"{k}: {v:.1f}" for k, v in ranked)
+    return ranked[0][0], f"its signature matches {ranked[0][1]:.1f} of {len(sources)} notebook(s)"
 
 
 def _load_module(name: str, path: Path) -> ModuleType:

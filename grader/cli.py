@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, datasets, export, report, sandbox
+from . import __version__, assignment, datasets, export, notebook, report, sandbox
 from .discover import discover
 from .pipeline import Job, default_jobs, grade_batch
 
@@ -22,26 +22,43 @@ def _progress(done: int, total: int, result: dict, cached: bool) -> None:
           f" {checks}  ({took})" + ("  GRADER ERROR" if result.get("grader_error") else ""), flush=True)
 
 
+def _detect(subs) -> str:
+    """The assignment of a batch, from its notebooks' code, when --assignment is not given."""
+    sources = []
+    for sub in subs:
+        loaded = notebook.load_file(sub.path, max_mb=100)
+        if loaded.notebook is not None:
+            sources.append("\n".join(c.get("source", "") for c in loaded.notebook.cells if c.get("cell_type") == "code"))
+    found, why = assignment.detect(sources)
+    if found is None:
+        raise SystemExit(f"cannot tell which assignment these notebooks are ({why}): pass --assignment "
+                         f"({', '.join(assignment.known())})")
+    print(f"assignment {found}: {why}", flush=True)
+    return found
+
+
 def grade(args: argparse.Namespace) -> int:
     subs, skipped = discover(Path(args.submissions))
     box, warning = sandbox.choose(args.sandbox)
     if warning:
         print(warning, file=sys.stderr, flush=True)
-    ds = datasets.resolve(args.data)  # materialise once, before the workers start
+    assignment_id = args.assignment or _detect(subs)
+    a = assignment.load(assignment_id, Path(args.rubric) if args.rubric else None)
+    ds = datasets.for_assignment(a.dataset_kind, args.data)  # materialised once, before the workers start
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = max(1, args.jobs)
     threads = max(1, default_jobs() // min(jobs, max(1, len(subs))))
-    job = Job(args.assignment, Path(args.rubric) if args.rubric else None, args.data, out.resolve(),
+    job = Job(assignment_id, Path(args.rubric) if args.rubric else None, args.data, out.resolve(),
               datasets.cache_root(), threads, box)
-    print(f"grading {len(subs)} submission(s) of {args.assignment} on {ds.name} "
-          f"({ds.n_train} training / {ds.n_test} test images) with {jobs} worker(s), "
+    on = f" on {ds.name} ({ds.n_train} training / {ds.n_test} test images)" if ds.public_dir else ""
+    print(f"grading {len(subs)} submission(s) of {assignment_id}{on} with {jobs} worker(s), "
           f"sandbox {box.mode} -> {out}", flush=True)
     for path in skipped:
         print(f"  skipped (not a notebook): {path}", flush=True)
     started = time.monotonic()
     results = grade_batch(subs, job, jobs, args.force, _progress)
-    meta = {"assignment": args.assignment, "dataset": f"{ds.name} ({ds.source})", "version": __version__,
+    meta = {"assignment": assignment_id, "dataset": f"{ds.name} ({ds.source})", "version": __version__,
             "isolation": box.mode,
             "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "skipped": [str(p) for p in skipped]}
@@ -58,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command", required=True)
     g = sub.add_parser("grade", help="grade every notebook in a folder")
     g.add_argument("submissions", help="folder of .ipynb files (or of one folder per student)")
-    g.add_argument("--assignment", default="cifar10_fcnet")
+    g.add_argument("--assignment", default=None,
+                   help="a folder under assignments/ (default: told from the notebooks' code)")
     g.add_argument("--data", default=None,
                    help="a cifar-10-batches-py folder, an .npz, or 'keras' (default: the embedded real subset)")
     g.add_argument("--out", default="grades")

@@ -32,8 +32,8 @@ class Dataset:
     fingerprint: str   # sha256 of the arrays: part of every cache key
     n_train: int
     n_test: int
-    public_dir: Path   # x_train.npy, y_train.npy, x_test.npy
-    hidden_dir: Path   # y_test.npy
+    public_dir: Path | None   # x_train.npy, y_train.npy, x_test.npy
+    hidden_dir: Path | None   # y_test.npy
 
     def load_public(self):
         d = self.public_dir
@@ -45,12 +45,33 @@ class Dataset:
 
     def kernel_env(self) -> dict[str, str]:
         """What the kernel's start-up hook needs to serve this data set to load_data()."""
+        if self.public_dir is None:
+            return {}
         return {"NNGRADER_CIFAR10_DIR": str(self.public_dir),
                 "NNGRADER_CIFAR10_HELD_OUT": str(min(self.n_test, self.n_train // 5))}
+
+    @property
+    def readable(self) -> tuple[Path, ...]:
+        """The folders student code may read."""
+        return (self.public_dir,) if self.public_dir is not None else ()
 
     def describe(self) -> dict:
         return {"name": self.name, "source": self.source, "fingerprint": self.fingerprint[:16],
                 "n_train": self.n_train, "n_test": self.n_test}
+
+
+# an assignment whose data the checks make themselves (e.g. spiral data): nothing to serve
+NONE = Dataset(name="none", source="made by the checks", fingerprint="none", n_train=0, n_test=0,
+               public_dir=None, hidden_dir=None)
+
+
+def for_assignment(kind: str | None, spec: str | None) -> Dataset:
+    """The data set an assignment grades on: `kind` from its assignment.toml, `spec` from --data."""
+    if kind is None:
+        if spec is not None:
+            raise SystemExit("--data: this assignment uses no data set")
+        return NONE
+    return resolve(spec)
 
 
 def cache_root() -> Path:

@@ -37,6 +37,7 @@ class Extraction:
     found: dict[str, int] = field(default_factory=dict)  # wanted name -> cell it was defined in
     sources: dict[str, str] = field(default_factory=dict)  # wanted name -> its source, for reports
     problems: list[ParseProblem] = field(default_factory=list)
+    spelled: dict[str, str] = field(default_factory=dict)  # wanted name -> the other spelling graded
 
     def missing(self, names) -> list[str]:
         return [n for n in names if n not in self.found]
@@ -90,14 +91,25 @@ def _is_definition(node: ast.stmt) -> bool:
     return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom))
 
 
-def extract(nb: nbformat.NotebookNode, wanted: list[str]) -> Extraction:
+def extract(nb: nbformat.NotebookNode, wanted: list[str],
+            aliases: dict[str, list[str]] | None = None) -> Extraction:
+    """The last definitions of `wanted` and what they use. A wanted name may be spelled as one of
+    its `aliases` (`Optimiser_SGD` for `Optimizer_SGD`): the last definition of any spelling
+    counts, and the module binds the wanted name to it."""
     statements, problems = parse_cells(nb)
     last: dict[str, int] = {}   # name -> index in `statements` of its last binding
     for i, st in enumerate(statements):
         for name in _bound_names(st.node):
             last[name] = i
+    spelled = {}
+    for name in wanted:
+        spellings = [n for n in (name, *(aliases or {}).get(name, ())) if n in last]
+        chosen_spelling = max(spellings, key=last.__getitem__, default=name)
+        if chosen_spelling != name:
+            spelled[name] = chosen_spelling
+            last[name] = last[chosen_spelling]
     chosen: set[int] = set()
-    todo = [n for n in wanted if n in last]
+    todo = [spelled.get(n, n) for n in wanted if n in last]
     seen: set[str] = set()
     while todo:
         name = todo.pop()
@@ -120,8 +132,9 @@ def extract(nb: nbformat.NotebookNode, wanted: list[str]) -> Extraction:
         st = statements[i]
         parts.append(f"# --- from code cell {st.cell} ---\n{st.source}\n")
     found = {n: statements[last[n]].cell for n in wanted if n in last and last[n] in chosen}
+    parts.extend(f"{name} = {spelled[name]}  # the grader's name for it\n" for name in found if name in spelled)
     sources = {n: statements[last[n]].source for n in found}
-    return Extraction("\n".join(parts), found, sources, problems)
+    return Extraction("\n".join(parts), found, sources, problems, {n: s for n, s in spelled.items() if n in found})
 
 
 def _assigns_attribute_of(node: ast.stmt, name: str) -> bool:
@@ -159,6 +172,52 @@ def literal_assignments(nb: nbformat.NotebookNode, names: list[str], upto_cell: 
                         except ValueError:
                             values.pop(tname, None)  # assigned something we cannot read statically
     return values
+
+
+def call_arguments(nb: nbformat.NotebookNode, callees: list[str], params: list[str]) -> tuple[dict, int | None]:
+    """The settings of the last call to any of `callees` (`Optimizer_SGD(learning_rate=1, decay=1e-3)`)
+    in the notebook's code, and its cell. Parameters it leaves out take the defaults of the callee's
+    own `__init__`; a name passed as an argument takes its last literal value before that cell.
+    Values that cannot be read without running the code are left out."""
+    statements, _ = parse_cells(nb)
+    calls = [(st.cell, node) for st in statements for node in ast.walk(st.node)
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in callees]
+    if not calls:
+        return {}, None
+    cell, call = calls[-1]
+    values, order = _init_defaults(statements, call.func.id, params)
+    named = {**dict(zip(order, call.args)), **{k.arg: k.value for k in call.keywords if k.arg}}
+    for name, node in named.items():
+        if name not in params:
+            continue
+        if isinstance(node, ast.Name):
+            known = literal_assignments(nb, [node.id], cell)
+            if node.id in known:
+                values[name] = known[node.id]
+            else:
+                values.pop(name, None)
+            continue
+        try:
+            values[name] = _number(node)
+        except ValueError:
+            values.pop(name, None)
+    return values, cell
+
+
+def _init_defaults(statements: list[Statement], class_name: str, params: list[str]) -> tuple[dict, list[str]]:
+    """Literal defaults of the last `class_name.__init__`, and its parameter order (else `params`)."""
+    classes = [st.node for st in statements if isinstance(st.node, ast.ClassDef) and st.node.name == class_name]
+    init = next((f for f in (classes[-1].body if classes else []) if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+    if init is None:
+        return {}, params
+    args = [a.arg for a in init.args.args[1:]]
+    defaults = {}
+    for name, node in zip(args[len(args) - len(init.args.defaults):], init.args.defaults):
+        try:
+            defaults[name] = _number(node)
+        except ValueError:
+            pass
+    return {k: v for k, v in defaults.items() if k in params}, args
 
 
 def _pairs(target: ast.expr, value: ast.expr):

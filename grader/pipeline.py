@@ -74,7 +74,7 @@ def grade_one(sub: Submission, job: Job) -> dict:
     """Grade one submission and write its result, executed notebook and report."""
     started = time.monotonic()
     a = assignments.load(job.assignment_id, job.rubric_path)
-    ds = datasets.resolve(job.data_spec)
+    ds = datasets.for_assignment(a.dataset_kind, job.data_spec)
     sha = sub.sha256()
     fp = fingerprint(sha, job, a.fingerprint(), ds.fingerprint)
     folder = job.out / sub.student
@@ -92,15 +92,15 @@ def grade_one(sub: Submission, job: Job) -> dict:
         spec = execute.ExecSpec(
             cell_timeout_s=float(limits.get("cell_timeout_s", 600)), notebook_timeout_s=notebook_s,
             box=job.box, limits=sandbox_limits(limits, "kernel_memory_mb", notebook_s * job.threads + 60),
-            threads=job.threads, env=ds.kernel_env(), data_dirs=(ds.public_dir,), capture_cell=marked,
+            threads=job.threads, env=ds.kernel_env(), data_dirs=ds.readable, capture_cell=marked,
             capture_names=tuple(a.hyperparameter_names), workdir_source=sub.folder,
             output_chars=int(limits.get("output_chars", 100_000)))
         run = execute.execute(copy.deepcopy(nb), spec)
         timing["execute"] = run.seconds
         write_atomic(folder / "executed.ipynb", nbformat.writes(run.notebook))
         execution_info = {"status": run.status, "message": run.message, "seconds": round(run.seconds, 2),
-                          "errors": [e.__dict__ for e in run.errors]}
-        extraction = extract.extract(nb, a.names)
+                          "errors": [e.__dict__ for e in run.errors], "note": a.kernel_note}
+        extraction = extract.extract(nb, a.names, a.aliases)
         hp = _hyperparams(nb, a, run, marked)
     verdicts = run_checks(a, ds, job, loaded, extraction, hp, timing)
     results = [rubric_mod.score(c.id, c.title, verdicts[c.id], a.check_rubric(c.id)) for c in a.checks]
@@ -120,7 +120,7 @@ def grade_one(sub: Submission, job: Job) -> dict:
         "checks": [r.to_json() for r in results],
         "notebook": {"problem": loaded.problem, "note": "; ".join(x for x in (loaded.note, sub.note) if x)},
         "execution": execution_info,
-        "extraction": {"found": extraction.found, "sources": extraction.sources,
+        "extraction": {"found": extraction.found, "sources": extraction.sources, "spelled": extraction.spelled,
                        "parse_problems": [p.__dict__ for p in extraction.problems]},
         "hyperparams": {"values": hp.values, "source": hp.source, "note": hp.note, "cell": hp.cell},
         "timing": {**{k: round(v, 2) for k, v in timing.items()}, "total": round(time.monotonic() - started, 2)},
@@ -147,6 +147,13 @@ def _hyperparams(nb, a, run: execute.Execution, marked: int | None) -> Hyperpara
     names = a.hyperparameter_names
     if not names:
         return Hyperparams({}, "none", "this assignment has no hyperparameter cell")
+    if a.settings_call:
+        values, cell = extract.call_arguments(nb, a.settings_call, names)
+        called = " or ".join(f"{c}(...)" for c in a.settings_call)
+        if cell is None:
+            return Hyperparams({}, "none", f"the notebook's code never calls {called}")
+        return Hyperparams(values, "source", f"read from the last call to {called}, in code cell {cell} "
+                                             "(arguments it leaves out take its __init__ defaults)", cell)
     if run.captured is not None:
         return Hyperparams({k: v for k, v in run.captured.items() if k in names}, "kernel", run.capture_note, marked)
     upto = marked if marked is not None else len(nb.cells) - 1
@@ -193,16 +200,22 @@ def run_checks(a, ds, job: Job, loaded, extraction, hp, timing) -> dict[str, Ver
         timing["checks"] += run.seconds
         outcomes = run.outcomes
         if run.import_error is not None:
-            for c in calls:
-                verdicts[c.check] = Verdict(FAIL, f"your code could not be loaded: {run.import_error.error}",
-                                            details={"traceback": run.import_error.traceback})
+            called = {c.check for c in calls}
+            for check in a.checks:
+                if (check.outcome_of or check.id) in called and check.id not in verdicts:
+                    verdicts[check.id] = Verdict(FAIL, f"your code could not be loaded: {run.import_error.error}",
+                                                 details={"traceback": run.import_error.traceback})
     for check in a.checks:
         if check.id in verdicts:
+            continue
+        source = check.outcome_of or check.id   # a check may judge another check's probe run
+        if source != check.id and source in verdicts and source not in outcomes:
+            verdicts[check.id] = Verdict(FAIL, f"not graded: {verdicts[source].message}")
             continue
         t0 = time.monotonic()
         try:
             verdicts[check.id] = getattr(adapter, f"compare_{check.id}")(
-                contexts[check.id], inputs.get(check.id), outcomes.get(check.id))
+                contexts[check.id], inputs.get(source), outcomes.get(source))
         except Exception:  # noqa: BLE001
             verdicts[check.id] = Verdict(ERROR, "grader error while judging this check: a TA will look at it",
                                          details={"traceback": traceback.format_exc()})
@@ -244,7 +257,7 @@ def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool,
     """Grade what is not graded yet, in worker processes; a worker that dies costs only the
     submission it was grading, which is tried once more alone before it is reported."""
     a = assignments.load(job.assignment_id, job.rubric_path)
-    ds = datasets.resolve(job.data_spec)
+    ds = datasets.for_assignment(a.dataset_kind, job.data_spec)
     a_fp = a.fingerprint()
     results, todo = [], []
 

@@ -53,7 +53,7 @@ def test_kill_9_mid_batch_then_the_same_command_finishes_the_rest(tmp_path):
     for i, name in enumerate(names):
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"import time  # {i}\ntime.sleep(3)")])
         nbformat.write(nb, subs / f"{name}.ipynb")
-    argv = [sys.executable, "-m", "grader", "grade", str(subs), "--out", str(out), "-j", "2"]
+    argv = [sys.executable, "-m", "grader", "grade", str(subs), "--assignment", "cifar10_fcnet", "--out", str(out), "-j", "2"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     grader = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

@@ -68,3 +68,27 @@ def test_a_file_over_the_size_limit_is_not_read(tmp_path):
 
 def test_nul_bytes_are_named():
     assert "contains NUL bytes" in notebook.load(b'{"cells": [\x00]}').problem
+
+
+def test_other_spellings_count_and_the_last_definition_of_any_wins():
+    nb = nb_of("class Optimizer_SGD:\n    version = 1", "class Optimiser_SGD:\n    version = 2",
+               "class Loss_CategoricalCrossentropy:\n    pass")
+    ex = extract.extract(nb, ["Optimizer_SGD", "Loss_CategoricalCrossentropy"],
+                         {"Optimizer_SGD": ["Optimiser_SGD"], "Loss_CategoricalCrossentropy": ["Loss_CategoricalCrossEntropy"]})
+    ns = {}
+    exec(ex.module_source, ns)
+    assert ns["Optimizer_SGD"].version == 2 and ex.found == {"Optimizer_SGD": 1, "Loss_CategoricalCrossentropy": 2}
+    assert ex.spelled == {"Optimizer_SGD": "Optimiser_SGD"}
+
+
+def test_settings_from_the_last_call_with_the_classes_defaults_and_names():
+    nb = nb_of("class Optimiser_SGD:\n    def __init__(self, learning_rate=1., decay=0., momentum=0.):\n        pass",
+               "opt = Optimiser_SGD(0.5, momentum=0.9)",
+               "lr = 0.05\nopt = Optimiser_SGD(learning_rate=lr, decay=1e-3)\nopt = Optimizer_Adam(learning_rate=0.1)",
+               "print('no more calls')")
+    values, cell = extract.call_arguments(nb, ["Optimizer_SGD", "Optimiser_SGD"], ["learning_rate", "decay", "momentum"])
+    assert cell == 2 and values == {"learning_rate": 0.05, "decay": 1e-3, "momentum": 0.0}
+    first = nb_of(nb.cells[0].source, nb.cells[1].source)
+    assert extract.call_arguments(first, ["Optimiser_SGD"], ["learning_rate", "decay", "momentum"]) == (
+        {"learning_rate": 0.5, "decay": 0.0, "momentum": 0.9}, 1)
+    assert extract.call_arguments(nb_of("x = 1"), ["Optimizer_SGD"], ["learning_rate"]) == ({}, None)
