@@ -37,10 +37,10 @@ def _plain(value):
     """A probe's output as a plain numeric array (or a capped string), else raise."""
     if isinstance(value, str):
         return np.array(value[:MAX_TRACEBACK])
-    arr = np.array(value, copy=True, subok=False)
+    arr = np.array(value, copy=True, subok=False, order="C")   # a scalar stays 0-d
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"expected numbers, got {type(value).__name__} (dtype {arr.dtype})")
-    return np.ascontiguousarray(arr)
+    return arr
 
 
 def _load(name, path):
