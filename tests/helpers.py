@@ -14,17 +14,24 @@ from conftest import reference_cell
 NET_CELL, LOSS_CELL, SGD_CELL = 3, 4, 6
 
 
-def grade_cells(cells: list[str], hp: dict | None = None, tmp: Path | None = None) -> dict:
-    """id -> CheckResult for a notebook made of these code cells, graded without executing it."""
+def grade_cells(cells: list[str], hp: dict | None = None, tmp: Path | None = None,
+                assignment_id: str = "cifar10_fcnet") -> dict:
+    """id -> CheckResult for a notebook made of these code cells, graded without executing it.
+    Hyperparameters are `hp` as if read from the kernel, or, for an assignment that reads its
+    settings from a call, what the cells' code says."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    a = assignment.load("cifar10_fcnet")
-    ds = datasets.resolve(None)
+    a = assignment.load(assignment_id)
+    ds = datasets.for_assignment(a.dataset_kind, None)
     cache = Path(os.environ["NNGRADER_CACHE"])
-    job = pipeline.Job("cifar10_fcnet", None, None, tmp or cache / "out", cache, threads=1,
+    job = pipeline.Job(assignment_id, None, None, tmp or cache / "out", cache, threads=1,
                        box=sandbox.choose("auto")[0])
-    hparams = Hyperparams(hp or {}, "kernel" if hp else "none", "given by the test")
+    if a.settings_call:
+        hparams = pipeline._hyperparams(nb, a, None, None)
+    else:
+        hparams = Hyperparams(hp or {}, "kernel" if hp else "none", "given by the test")
     timing = {"execute": 0.0, "checks": 0.0, "train": 0.0}
-    verdicts = pipeline.run_checks(a, ds, job, notebook.Loaded(nb), extract.extract(nb, a.names), hparams, timing)
+    extraction = extract.extract(nb, a.names, a.aliases)
+    verdicts = pipeline.run_checks(a, ds, job, notebook.Loaded(nb), extraction, hparams, timing)
     return {c.id: rubric.score(c.id, c.title, verdicts[c.id], a.check_rubric(c.id)) for c in a.checks}
 
 

@@ -1,0 +1,164 @@
+"""Probes of the NNFS-style SGD exercise. They run in the sandbox, next to the student's
+extracted code (`student`), on inputs the grader chose, and return raw arrays; they judge
+nothing: the grader compares. numpy only.
+
+Inputs and outputs are flat dicts; a key "c3.weights" is entry `weights` of case 3.
+"""
+import traceback
+import types
+
+import numpy as np
+
+
+def _cases(inputs):
+    cases = {}
+    for key, value in inputs.items():
+        case, _, name = key.partition(".")
+        cases.setdefault(case, {})[name] = value
+    return cases
+
+
+def _error(exc):
+    return f"{type(exc).__name__}: {exc}"[:300] + "\n" + traceback.format_exc()[-3000:]
+
+
+def _number(value):
+    """A float for a scalar attribute, NaN for anything that is not one (the grader says so)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def dense(student, inputs, data_dir):
+    """Forward and backward of Layer_Dense with the grader's weights, then backward once more.
+    A failing backward does not hide a working forward: each has its own error entry."""
+    out = {}
+    for case, c in _cases(inputs).items():
+        try:
+            n_inputs, n_neurons = c["weights"].shape
+            layer = student.Layer_Dense(n_inputs, n_neurons)
+            layer.weights, layer.biases = c["weights"].copy(), c["biases"].copy()
+            x = c["inputs"].copy()
+            layer.forward(x)
+            out[f"{case}.output"] = np.asarray(layer.output)
+            out[f"{case}.inputs_after"] = x
+        except Exception as exc:  # noqa: BLE001 - reported per case
+            out[f"{case}.forward_error"] = _error(exc)
+            continue
+        try:
+            for attempt in ("", ".again"):  # the same call twice: gradients are set, not added to
+                layer.backward(c["dvalues"].copy())
+                for name in ("dweights", "dbiases", "dinputs"):
+                    out[f"{case}.{name}{attempt}"] = np.asarray(getattr(layer, name), dtype=np.float64)
+        except Exception as exc:  # noqa: BLE001
+            out[f"{case}.backward_error"] = _error(exc)
+    return out
+
+
+def relu(student, inputs, data_dir):
+    out = {}
+    for case, c in _cases(inputs).items():
+        try:
+            activation = student.Activation_ReLU()
+            activation.forward(c["inputs"].copy())
+            out[f"{case}.output"] = np.asarray(activation.output, dtype=np.float64)
+            dvalues = c["dvalues"].copy()
+            activation.backward(dvalues)
+            out[f"{case}.dinputs"] = np.asarray(activation.dinputs, dtype=np.float64)
+            out[f"{case}.dvalues_after"] = dvalues
+        except Exception as exc:  # noqa: BLE001
+            out[f"{case}.error"] = _error(exc)
+    return out
+
+
+def softmax_loss(student, inputs, data_dir):
+    """The combined softmax and cross-entropy: the loss forward returns, then backward on its output."""
+    out = {}
+    for case, c in _cases(inputs).items():
+        try:
+            combined = student.Activation_Softmax_Loss_CategoricalCrossentropy()
+            y = c["y"].astype(np.int64)
+            out[f"{case}.loss"] = np.asarray(_number(combined.forward(c["inputs"].copy(), y)))
+            output = np.asarray(combined.output, dtype=np.float64)
+            out[f"{case}.output"] = output
+            combined.backward(output.copy(), y)
+            out[f"{case}.dinputs"] = np.asarray(combined.dinputs, dtype=np.float64)
+        except Exception as exc:  # noqa: BLE001
+            out[f"{case}.error"] = _error(exc)
+    return out
+
+
+def _optimizer(student, learning_rate, decay, momentum):
+    try:
+        return student.Optimizer_SGD(learning_rate=learning_rate, decay=decay, momentum=momentum)
+    except TypeError:
+        return student.Optimizer_SGD(learning_rate, decay, momentum)
+
+
+def optimizer(student, inputs, data_dir):
+    """Many steps on two layers of different shapes: after each step, both layers' parameters,
+    the learning rate in use and the iteration count."""
+    out = {}
+    for case, c in _cases(inputs).items():
+        try:
+            opt = _optimizer(student, float(c["learning_rate"]), float(c["decay"]), float(c["momentum"]))
+            layers = [types.SimpleNamespace(weights=c[f"w{k}"].copy(), biases=c[f"b{k}"].copy()) for k in (1, 2)]
+            for t in range(int(c["steps"])):
+                for k, layer in enumerate(layers, 1):
+                    layer.dweights, layer.dbiases = c[f"t{t}_dw{k}"].copy(), c[f"t{t}_db{k}"].copy()
+                opt.pre_update_params()
+                for layer in layers:
+                    opt.update_params(layer)
+                out[f"{case}.t{t}_lr"] = np.asarray(_number(getattr(opt, "current_learning_rate", None)))
+                opt.post_update_params()
+                out[f"{case}.t{t}_iterations"] = np.asarray(_number(getattr(opt, "iterations", None)))
+                for k, layer in enumerate(layers, 1):
+                    out[f"{case}.t{t}_w{k}"] = np.array(layer.weights, dtype=np.float64)
+                    out[f"{case}.t{t}_b{k}"] = np.array(layer.biases, dtype=np.float64)
+        except Exception as exc:  # noqa: BLE001
+            out[f"{case}.error"] = _error(exc)
+    return out
+
+
+def _predict(x, dense1, activation1, dense2):
+    dense1.forward(x)
+    activation1.forward(dense1.output)
+    dense2.forward(activation1.output)
+    return np.argmax(np.asarray(dense2.output), axis=1)
+
+
+def training(student, inputs, data_dir):
+    """The exercise's loop with the student's classes and optimizer settings, once per seed;
+    predictions on the training points and on the test points, whose labels are not here."""
+    x, y, x_test = inputs["x"], inputs["y"].astype(np.int64), inputs["x_test"]
+    out = {}
+    with np.errstate(all="ignore"):
+        for seed in inputs["seeds"].tolist():
+            np.random.seed(seed)
+            dense1 = student.Layer_Dense(x.shape[1], int(inputs["hidden"]))
+            activation1 = student.Activation_ReLU()
+            dense2 = student.Layer_Dense(int(inputs["hidden"]), int(y.max()) + 1)
+            loss_activation = student.Activation_Softmax_Loss_CategoricalCrossentropy()
+            opt = _optimizer(student, float(inputs["learning_rate"]), float(inputs["decay"]),
+                             float(inputs["momentum"]))
+            losses = []
+            for epoch in range(int(inputs["epochs"])):
+                dense1.forward(x)
+                activation1.forward(dense1.output)
+                dense2.forward(activation1.output)
+                loss = loss_activation.forward(dense2.output, y)
+                if epoch % 100 == 0:
+                    losses.append(_number(loss))
+                loss_activation.backward(loss_activation.output, y)
+                dense2.backward(loss_activation.dinputs)
+                activation1.backward(dense2.dinputs)
+                dense1.backward(activation1.dinputs)
+                opt.pre_update_params()
+                opt.update_params(dense1)
+                opt.update_params(dense2)
+                opt.post_update_params()
+            out[f"s{seed}.train_predictions"] = _predict(x, dense1, activation1, dense2)
+            out[f"s{seed}.test_predictions"] = _predict(x_test, dense1, activation1, dense2)
+            out[f"s{seed}.losses"] = np.asarray(losses, dtype=np.float64)
+    return out
