@@ -231,3 +231,15 @@ def test_the_assignment_is_told_from_code_and_unclear_cases_are_refused():
     assert assignment.detect(nnfs + cifar)[0] == "nnfs_sgd_momentum"      # the batch's majority
     assert assignment.detect(["print('hello')"])[0] is None
     assert assignment.detect(nnfs[:1] + cifar)[0] is None                 # a tie: ask
+
+
+def test_cells_that_do_not_parse_are_skipped_and_the_last_definition_counts():
+    wrong = cells(answers={"Optimizer_SGD.pre_update_params": "        pass\n"})
+    right = cells()
+    sgd = next(s for s in right if "class Optimizer_SGD" in s)
+    pasted = "In [7]: model.fit(X)\nOut[7]: ‘done’ — 99% accuracy"     # exported from a PDF
+    r = grade_cells([*wrong, pasted, sgd], assignment_id="nnfs_sgd_momentum")   # fixed further down
+    assert [status(r, c)[0] for c in CODE_CHECKS] == ["pass"] * 5
+    r = grade_cells([*right, pasted, next(s for s in wrong if "class Optimizer_SGD" in s)],
+                    assignment_id="nnfs_sgd_momentum")                           # broken further down
+    assert status(r, "optimizer") == ("fail", 12.5)
