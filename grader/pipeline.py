@@ -149,7 +149,7 @@ def _hyperparams(nb, a, run: execute.Execution, marked: int | None) -> Hyperpara
         return Hyperparams({}, "none", "this assignment has no hyperparameter cell")
     if a.settings_call:
         values, cell = extract.call_arguments(nb, a.settings_call, names)
-        called = " or ".join(f"{c}(...)" for c in a.settings_call)
+        called = f"{a.settings_call[0]}(...)" + (" in any usual spelling" if len(a.settings_call) > 1 else "")
         if cell is None:
             return Hyperparams({}, "none", f"the notebook's code never calls {called}")
         return Hyperparams(values, "source", f"read from the last call to {called}, in code cell {cell} "
@@ -205,11 +205,12 @@ def run_checks(a, ds, job: Job, loaded, extraction, hp, timing) -> dict[str, Ver
                 if (check.outcome_of or check.id) in called and check.id not in verdicts:
                     verdicts[check.id] = Verdict(FAIL, f"your code could not be loaded: {run.import_error.error}",
                                                  details={"traceback": run.import_error.traceback})
+    not_run = set(verdicts)   # judged before anything ran: not a notebook, names missing, import failed
     for check in a.checks:
         if check.id in verdicts:
             continue
         source = check.outcome_of or check.id   # a check may judge another check's probe run
-        if source != check.id and source in verdicts and source not in outcomes:
+        if source in not_run:
             verdicts[check.id] = Verdict(FAIL, f"not graded: {verdicts[source].message}")
             continue
         t0 = time.monotonic()
