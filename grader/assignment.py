@@ -95,11 +95,10 @@ class Assignment:
         module.__fingerprint__ = _sha256(self.reference_path)
         return module
 
-    def fingerprint(self) -> str:
-        """Everything that decides a grade besides the notebook: re-grade when it changes."""
+    def code_fingerprint(self) -> str:
+        """The code that judges: the reference and the assignment's Python files."""
         h = hashlib.sha256()
-        for path in sorted([self.rubric_path, self.reference_path, *self.folder.glob("*.py"),
-                            self.folder / "assignment.toml"]):
+        for path in sorted([self.reference_path, *self.folder.glob("*.py")]):
             h.update(path.name.encode() + _sha256(path).encode())
         return h.hexdigest()
 

@@ -1,17 +1,24 @@
-"""Command line: `python -m grader grade SUBMISSIONS [options]`."""
+"""Command line:
+
+    python -m grader grade SUBMISSIONS [options]     a folder, or an LMS's zip, of notebooks
+    python -m grader regrade OUT [--student ID ...] [--rescore]
+"""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, assignment, datasets, export, notebook, report, sandbox
+from . import __version__, assignment, datasets, export, notebook, overrides, report, sandbox
 from .discover import discover
 from .pipeline import Job, default_jobs, grade_batch
+from .write import write_atomic
 
 SHORT = {"pass": "ok", "pass_with_warning": "warn", "fail": "FAIL", "error": "ERROR"}
+RUN_FILE = "run.json"   # in OUT: how it was graded, for `regrade`
 
 
 def _progress(done: int, total: int, result: dict, cached: bool) -> None:
@@ -37,57 +44,98 @@ def _detect(subs) -> str:
     return found
 
 
-def grade(args: argparse.Namespace) -> int:
-    subs, skipped = discover(Path(args.submissions))
+def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: bool = False) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    source = Path(args.submissions)
+    intake = discover(source, Path(args.roster) if args.roster else None, out / ".unpacked" / source.stem)
+    subs = intake.submissions
     box, warning = sandbox.choose(args.sandbox)
     if warning:
         print(warning, file=sys.stderr, flush=True)
     assignment_id = args.assignment or _detect(subs)
-    a = assignment.load(assignment_id, Path(args.rubric) if args.rubric else None)
+    rubric_path = Path(args.rubric) if args.rubric else None
+    a = assignment.load(assignment_id, rubric_path)
     ds = datasets.for_assignment(a.dataset_kind, args.data)  # materialised once, before the workers start
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     jobs = max(1, args.jobs)
     threads = max(1, default_jobs() // min(jobs, max(1, len(subs))))
-    job = Job(assignment_id, Path(args.rubric) if args.rubric else None, args.data, out.resolve(),
-              datasets.cache_root(), threads, box)
+    job = Job(assignment_id, rubric_path.resolve() if rubric_path else None, args.data, out.resolve(),
+              datasets.cache_root(), threads, box, feedback=bool(args.feedback))
+    write_atomic(out / RUN_FILE, json.dumps({
+        "submissions": str(source.resolve()), "assignment": assignment_id,
+        "rubric": str(rubric_path.resolve()) if rubric_path else None, "data": args.data, "sandbox": args.sandbox,
+        "roster": str(Path(args.roster).resolve()) if args.roster else None, "jobs": args.jobs,
+        "feedback": bool(args.feedback)}, indent=1))
     on = f" on {ds.name} ({ds.n_train} training / {ds.n_test} test images)" if ds.public_dir else ""
     print(f"grading {len(subs)} submission(s) of {assignment_id}{on} with {jobs} worker(s), "
           f"sandbox {box.mode} -> {out}", flush=True)
-    for path in skipped:
-        print(f"  skipped (not a notebook): {path}", flush=True)
+    for path, why in intake.skipped:
+        print(f"  skipped: {path.name}: {why}", flush=True)
+    for student in intake.unmatched:
+        print(f"  not on the roster: {student}", flush=True)
+    for person in intake.missing:
+        print(f"  no submission: {person.get('name', '')} ({person.get('lms_id') or person.get('email', '')})", flush=True)
+    corrections, problems = overrides.load(out / "overrides.toml", {s.student for s in subs}, {c.id for c in a.checks})
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr, flush=True)
     started = time.monotonic()
-    results = grade_batch(subs, job, jobs, args.force, _progress)
-    meta = {"assignment": assignment_id, "dataset": f"{ds.name} ({ds.source})", "version": __version__,
-            "isolation": box.mode,
+    results = grade_batch(subs, job, jobs, force, _progress, corrections, recheck)
+    meta = {"assignment": assignment_id, "title": a.title, "dataset": f"{ds.name} ({ds.source})",
+            "version": __version__, "isolation": box.mode,
             "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "skipped": [str(p) for p in skipped]}
+            "skipped": [{"file": str(p), "why": why} for p, why in intake.skipped],
+            "unmatched": intake.unmatched, "missing": intake.missing, "override_problems": problems}
     report.write_index(out, results, meta)
-    csv_path = export.write_csv(out, results)
+    exports = export.write_all(out, results, intake.missing, a.title, a.rubric.get("export", {}))
     errors = sum(1 for r in results if r.get("grader_error"))
-    print(f"done in {time.monotonic() - started:.1f} s: {out / 'index.html'}, {csv_path}"
-          + (f"; {errors} grader error(s): see the reports" if errors else ""), flush=True)
+    print(f"done in {time.monotonic() - started:.1f} s: {out / 'index.html'}, "
+          + ", ".join(p.name for p in exports) + (f"; {errors} grader error(s): see the reports" if errors else ""),
+          flush=True)
     return 1 if errors else 0
+
+
+def regrade(args: argparse.Namespace) -> int:
+    """Grade a batch again as it was graded (OUT/run.json): some students from scratch, or every
+    verdict again without executing notebooks whose code did not change."""
+    out = Path(args.out)
+    saved = json.loads((out / RUN_FILE).read_text()) if (out / RUN_FILE).is_file() else None
+    if saved is None:
+        raise SystemExit(f"{out}: no {RUN_FILE}; grade it with `grade` first")
+    again = argparse.Namespace(**saved, out=str(out), force=False)
+    return grade(again, force=set(args.student) if args.student else False, recheck=args.rescore)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="grader", description="Grade neural-network assignment notebooks.")
     sub = ap.add_subparsers(dest="command", required=True)
-    g = sub.add_parser("grade", help="grade every notebook in a folder")
-    g.add_argument("submissions", help="folder of .ipynb files (or of one folder per student)")
+    g = sub.add_parser("grade", help="grade every notebook in a folder or an LMS's zip")
+    g.add_argument("submissions", help="folder of .ipynb files (or of one folder per student), or a Canvas or "
+                                       "Moodle bulk download (zip or unpacked)")
     g.add_argument("--assignment", default=None,
                    help="a folder under assignments/ (default: told from the notebooks' code)")
     g.add_argument("--data", default=None,
                    help="a cifar-10-batches-py folder, an .npz, or 'keras' (default: the embedded real subset)")
     g.add_argument("--out", default="grades")
     g.add_argument("--rubric", default=None, help="a rubric file other than the assignment's own")
+    g.add_argument("--roster", default=None, help="a CSV of the class (Canvas or Moodle export, or id,name,email,...)")
     g.add_argument("-j", "--jobs", type=int, default=default_jobs(), help="submissions graded at once")
-    g.add_argument("--force", action="store_true", help="regrade even when nothing changed")
+    g.add_argument("--force", action="store_true", help="regrade everything, executing every notebook again")
+    g.add_argument("--feedback", action="store_true",
+                   help="also write feedback.html per student: the report without the reference's outputs "
+                        "or the grader's internals, to hand back")
     g.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
                    help="isolation of student code: bwrap (required), none (rlimits only), "
                         "auto (bwrap where it works, else rlimits with a warning)")
+    r = sub.add_parser("regrade", help="grade a graded batch again, as it was graded")
+    r.add_argument("out", help="the output folder of an earlier `grade`")
+    r.add_argument("--student", action="append", help="regrade this student from scratch (repeatable)")
+    r.add_argument("--rescore", action="store_true",
+                   help="judge every submission again (after a rubric or checks change) without executing "
+                        "notebooks whose code did not change")
     args = ap.parse_args(argv)
-    return grade(args)
+    if args.command == "regrade":
+        return regrade(args)
+    return grade(args, force=args.force)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,21 @@
 """Grade one submission end to end, and a batch of them in parallel.
 
-discover -> execute -> extract -> probe -> compare -> score -> write: each step's result is a
-plain value, and each student's result is written (atomically) the moment it exists.
+discover -> execute -> extract -> probe -> compare -> score -> write. Each stage's output is
+kept with a key of everything it depends on, so a run redoes only what changed:
+
+* execution (`OUT/<student>/executed.ipynb`, `execution.json`): the notebook, the grader's
+  execution code, the data set, the isolation, the assignment's spec and the rubric's limits;
+* verdicts (`result.json`): besides those, the reference, the assignment's checks, the rest of
+  the grader and the rubric's tolerances and thresholds (not its points);
+* points: recomputed from the verdicts on every run (rubric points, late policy, overrides).
+
+Each output is written atomically the moment it exists.
 """
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
 import json
 import os
 import threading
@@ -27,7 +37,9 @@ from .check import ERROR, FAIL, Context, Hyperparams, Verdict
 from .discover import Submission
 from .write import write_atomic
 
-SCHEMA = 1
+SCHEMA = 2
+GRADER = Path(__file__).resolve().parent
+EXECUTION_CODE = ("execute.py", "sandbox.py", "sandbox_launch.py", "notebook.py", "kernel_site/sitecustomize.py")
 
 
 @dataclass(frozen=True)
@@ -41,15 +53,38 @@ class Job:
     threads: int
     box: sandbox.Sandbox
     seed: int = 0
+    feedback: bool = False   # also write the student-facing report, feedback.html
 
 
 def result_path(out: Path, student: str) -> Path:
     return out / student / "result.json"
 
 
-def fingerprint(submission_sha: str, job: Job, assignment_fp: str, dataset_fp: str) -> str:
-    """What a result depends on: a result graded under a weaker isolation is graded again."""
-    return json.dumps([submission_sha, assignment_fp, dataset_fp, __version__, job.seed, job.box.mode])
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=None)
+def _code_digest(names: tuple[str, ...]) -> str:
+    return _digest([(n, hashlib.sha256((GRADER / n).read_bytes()).hexdigest()) for n in names])
+
+
+def stage_keys(submission_sha: str, job: Job, a, ds) -> dict[str, str]:
+    """What each stage's output depends on. A result graded under a weaker isolation is redone."""
+    execution = _digest([submission_sha, __version__, job.seed, job.box.mode, ds.fingerprint, a.spec, a.limits(),
+                         _code_digest(EXECUTION_CODE)])
+    rest = tuple(sorted(p.name for p in GRADER.glob("*.py") if p.name not in EXECUTION_CODE))
+    checks = _digest([execution, a.code_fingerprint(), rubric_mod.judging_part(a.rubric), _code_digest(rest)])
+    return {"execution": execution, "checks": checks}
+
+
+def read_json(path: Path) -> dict | None:
+    """A result or stage file, or None when it is missing or not complete JSON."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def sandbox_limits(limits: dict, memory_key: str, cpu_seconds: float) -> sandbox.Limits:
@@ -61,76 +96,88 @@ def sandbox_limits(limits: dict, memory_key: str, cpu_seconds: float) -> sandbox
                           disk_mb=int(limits.get("disk_mb", defaults.disk_mb)))
 
 
-def up_to_date(sub: Submission, job: Job, fp: str) -> dict | None:
-    path = result_path(job.out, sub.student)
-    try:
-        result = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return result if result.get("fingerprint") == fp else None
-
-
-def grade_one(sub: Submission, job: Job) -> dict:
-    """Grade one submission and write its result, executed notebook and report."""
+def grade_one(sub: Submission, job: Job, overrides: list[dict] | None = None) -> dict:
+    """Grade one submission (executing it only when its execution is not kept), then score and
+    write its result and reports."""
     started = time.monotonic()
     a = assignments.load(job.assignment_id, job.rubric_path)
     ds = datasets.for_assignment(a.dataset_kind, job.data_spec)
     sha = sub.sha256()
-    fp = fingerprint(sha, job, a.fingerprint(), ds.fingerprint)
+    keys = stage_keys(sha, job, a, ds)
     folder = job.out / sub.student
     folder.mkdir(parents=True, exist_ok=True)
     timing = {"execute": 0.0, "checks": 0.0, "train": 0.0}
     loaded = notebook.load_file(sub.path, int(a.limits().get("notebook_mb", 100)))
-    execution_info: dict = {"status": "not_run", "message": loaded.problem, "seconds": 0.0, "errors": []}
+    ran = _execution(sub, job, a, ds, loaded, keys["execution"], folder)
+    timing["execute"] = ran["execution"].get("seconds", 0.0) if not ran.get("kept") else 0.0
     hp = Hyperparams({}, "none", "no notebook")
     extraction = extract.Extraction("")
     if loaded.notebook is not None:
-        nb = loaded.notebook
-        marked = notebook.marked_cell(nb, a.marker)
-        limits = a.limits()
-        notebook_s = float(limits.get("notebook_timeout_s", 1800))
-        spec = execute.ExecSpec(
-            cell_timeout_s=float(limits.get("cell_timeout_s", 600)), notebook_timeout_s=notebook_s,
-            box=job.box, limits=sandbox_limits(limits, "kernel_memory_mb", notebook_s * job.threads + 60),
-            threads=job.threads, env=ds.kernel_env(), data_dirs=ds.readable, capture_cell=marked,
-            capture_names=tuple(a.hyperparameter_names), workdir_source=sub.folder,
-            output_chars=int(limits.get("output_chars", 100_000)))
-        run = execute.execute(copy.deepcopy(nb), spec)
-        timing["execute"] = run.seconds
-        write_atomic(folder / "executed.ipynb", nbformat.writes(run.notebook))
-        execution_info = {"status": run.status, "message": run.message, "seconds": round(run.seconds, 2),
-                          "errors": [e.__dict__ for e in run.errors], "note": a.kernel_note}
-        extraction = extract.extract(nb, a.names, a.aliases)
-        hp = _hyperparams(nb, a, run, marked)
+        extraction = extract.extract(loaded.notebook, a.names, a.aliases)
+        hp = _hyperparams(loaded.notebook, a, ran, notebook.marked_cell(loaded.notebook, a.marker))
     verdicts = run_checks(a, ds, job, loaded, extraction, hp, timing)
     results = [rubric_mod.score(c.id, c.title, verdicts[c.id], a.check_rubric(c.id)) for c in a.checks]
     result = {
         "schema": SCHEMA,
         "student": sub.student,
+        "student_info": sub.info,
         "submission": str(sub.path.name if sub.folder is None else sub.path.relative_to(sub.folder.parent)),
         "submission_sha256": sha,
         "assignment": a.id,
         "dataset": ds.describe(),
         "grader_version": __version__,
         "isolation": job.box.mode,
-        "fingerprint": fp,
+        "keys": keys,
         "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "total": round(sum(r.points for r in results), 2),
-        "max_total": round(sum(r.max_points for r in results), 2),
-        "checks": [r.to_json() for r in results],
+        "checks": [{**r.to_json(), "requires": list(c.requires)} for r, c in zip(results, a.checks)],
+        "late_input": {"marked": sub.late, "submitted_at": sub.submitted_at},
         "notebook": {"problem": loaded.problem, "note": "; ".join(x for x in (loaded.note, sub.note) if x)},
-        "execution": execution_info,
+        "execution": {**ran["execution"], "kept": bool(ran.get("kept"))},
         "extraction": {"found": extraction.found, "sources": extraction.sources, "spelled": extraction.spelled,
                        "parse_problems": [p.__dict__ for p in extraction.problems]},
         "hyperparams": {"values": hp.values, "source": hp.source, "note": hp.note, "cell": hp.cell},
         "timing": {**{k: round(v, 2) for k, v in timing.items()}, "total": round(time.monotonic() - started, 2)},
     }
-    write_atomic(result_path(job.out, sub.student), json.dumps(result, indent=1, default=_json_default))
-    try:  # the result is safe on disk; a report problem must not cost it
-        report.write_student(folder, json.loads(json.dumps(result, default=_json_default)))
+    return finish(json.loads(json.dumps(result, default=_json_default)), a, job, overrides or [])
+
+
+def _execution(sub: Submission, job: Job, a, ds, loaded, key: str, folder: Path) -> dict:
+    """The notebook's execution: kept from an earlier run when its key matches, else run now."""
+    kept = read_json(folder / "execution.json")
+    if kept is not None and kept.get("key") == key and (folder / "executed.ipynb").is_file():
+        return {**kept, "kept": True}
+    if loaded.notebook is None:
+        return {"execution": {"status": "not_run", "message": loaded.problem, "seconds": 0.0, "errors": []}}
+    nb = loaded.notebook
+    limits = a.limits()
+    notebook_s = float(limits.get("notebook_timeout_s", 1800))
+    spec = execute.ExecSpec(
+        cell_timeout_s=float(limits.get("cell_timeout_s", 600)), notebook_timeout_s=notebook_s,
+        box=job.box, limits=sandbox_limits(limits, "kernel_memory_mb", notebook_s * job.threads + 60),
+        threads=job.threads, env=ds.kernel_env(), data_dirs=ds.readable,
+        capture_cell=notebook.marked_cell(nb, a.marker), capture_names=tuple(a.hyperparameter_names),
+        workdir_source=sub.folder, output_chars=int(limits.get("output_chars", 100_000)))
+    run = execute.execute(copy.deepcopy(nb), spec)
+    write_atomic(folder / "executed.ipynb", nbformat.writes(run.notebook))
+    ran = {"key": key,
+           "execution": {"status": run.status, "message": run.message, "seconds": round(run.seconds, 2),
+                         "errors": [e.__dict__ for e in run.errors], "note": a.kernel_note},
+           "captured": run.captured, "capture_note": run.capture_note}
+    write_atomic(folder / "execution.json", json.dumps(ran, indent=1, default=_json_default))
+    return ran
+
+
+def finish(result: dict, a, job: Job, overrides: list[dict]) -> dict:
+    """Score a result from its verdicts (points, late policy, overrides), then write it and its
+    reports. The result is on disk before any report is rendered: a report problem costs nothing."""
+    rubric_mod.rescore(result, a, overrides)
+    path = result_path(job.out, result["student"])
+    write_atomic(path, json.dumps(result, indent=1))
+    try:
+        report.write_student(path.parent, result, job.feedback)
     except Exception:  # noqa: BLE001
         result["report_error"] = traceback.format_exc()
-        write_atomic(result_path(job.out, sub.student), json.dumps(result, indent=1, default=_json_default))
+        write_atomic(path, json.dumps(result, indent=1))
     return result
 
 
@@ -143,7 +190,7 @@ def _json_default(value):
     raise TypeError(type(value).__name__)
 
 
-def _hyperparams(nb, a, run: execute.Execution, marked: int | None) -> Hyperparams:
+def _hyperparams(nb, a, ran: dict | None, marked: int | None) -> Hyperparams:
     names = a.hyperparameter_names
     if not names:
         return Hyperparams({}, "none", "this assignment has no hyperparameter cell")
@@ -154,12 +201,13 @@ def _hyperparams(nb, a, run: execute.Execution, marked: int | None) -> Hyperpara
             return Hyperparams({}, "none", f"the notebook's code never calls {called}")
         return Hyperparams(values, "source", f"read from the last call to {called}, in code cell {cell} "
                                              "(arguments it leaves out take its __init__ defaults)", cell)
-    if run.captured is not None:
-        return Hyperparams({k: v for k, v in run.captured.items() if k in names}, "kernel", run.capture_note, marked)
+    captured, note = (ran or {}).get("captured"), (ran or {}).get("capture_note", "the notebook did not run")
+    if captured is not None:
+        return Hyperparams({k: v for k, v in captured.items() if k in names}, "kernel", note, marked)
     upto = marked if marked is not None else len(nb.cells) - 1
     where = "the marked cell" if marked is not None else "the notebook (no cell has the marker)"
     values = extract.literal_assignments(nb, names, upto)
-    return Hyperparams(values, "source", f"read from the source of {where}: {run.capture_note}", marked)
+    return Hyperparams(values, "source", f"read from the source of {where}: {note}", marked)
 
 
 def run_checks(a, ds, job: Job, loaded, extraction, hp, timing) -> dict[str, Verdict]:
@@ -237,29 +285,33 @@ def _worker_init(threads: int) -> None:
     threading.Thread(target=leave_with_parent, daemon=True).start()
 
 
-def _safe_grade(sub: Submission, job: Job) -> dict:
+def _safe_grade(sub: Submission, job: Job, overrides: list[dict]) -> dict:
     """A grader failure on one submission becomes an error result, never the end of the batch."""
     try:
-        return grade_one(sub, job)
+        return grade_one(sub, job, overrides)
     except Exception:  # noqa: BLE001
         return _error_result(sub, job, traceback.format_exc(), "the grader failed")
 
 
 def _error_result(sub: Submission, job: Job, error: str, message: str) -> dict:
-    result = {"schema": SCHEMA, "student": sub.student, "submission": sub.path.name, "total": 0,
-              "max_total": None, "fingerprint": None, "grader_error": error, "checks": [],
+    result = {"schema": SCHEMA, "student": sub.student, "student_info": sub.info, "submission": sub.path.name,
+              "total": 0, "max_total": None, "keys": None, "grader_error": error, "checks": [],
               "execution": {"status": "grader_error", "message": message}}
     write_atomic(result_path(job.out, sub.student), json.dumps(result, indent=1))
     return result
 
 
-def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool,
-                progress: Callable[[int, int, dict, bool], None]) -> list[dict]:
-    """Grade what is not graded yet, in worker processes; a worker that dies costs only the
-    submission it was grading, which is tried once more alone before it is reported."""
+def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool | set[str],
+                progress: Callable[[int, int, dict, bool], None],
+                overrides: dict[str, list[dict]] | None = None, recheck: bool = False) -> list[dict]:
+    """Grade what is not graded yet, in worker processes; re-score the rest here (points, late
+    policy, overrides), rewriting only what changed. `force` regrades everything, or the given
+    students, from scratch; `recheck` judges everyone again, executing only what changed. A
+    worker that dies costs only the submission it was grading, which is tried once more alone
+    before it is reported."""
     a = assignments.load(job.assignment_id, job.rubric_path)
     ds = datasets.for_assignment(a.dataset_kind, job.data_spec)
-    a_fp = a.fingerprint()
+    overrides = overrides or {}
     results, todo = [], []
 
     def record(result: dict, cached: bool = False) -> None:
@@ -267,28 +319,41 @@ def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool,
         progress(len(results), len(subs), result, cached)
 
     for sub in subs:
-        done = None if force else up_to_date(sub, job, fingerprint(sub.sha256(), job, a_fp, ds.fingerprint))
-        if done is not None:
-            record(done, cached=True)
+        forced = force is True or (isinstance(force, set) and sub.student in force)
+        prior = None if forced or recheck else read_json(result_path(job.out, sub.student))
+        keys = stage_keys(sub.sha256(), job, a, ds)
+        if prior is not None and prior.get("keys") == keys and not prior.get("grader_error"):
+            record(_rescored(prior, sub, a, job, overrides.get(sub.student, [])), cached=True)
         else:
+            if forced:
+                (job.out / sub.student / "execution.json").unlink(missing_ok=True)
             todo.append(sub)
     _remove_leftovers(job.out)
-    for sub in _grade_in_pool(todo, job, jobs, record):
-        if _grade_in_pool([sub], job, 1, record):
+    for sub in _grade_in_pool(todo, job, jobs, record, overrides):
+        if _grade_in_pool([sub], job, 1, record, overrides):
             record(_error_result(sub, job, "the grading worker died twice on this submission",
                                  "the grading worker died while grading this submission (out of memory, or its "
                                  "code killed the grader's process): grade it by hand"))
     return results
 
 
-def _grade_in_pool(subs: list[Submission], job: Job, jobs: int, record: Callable[[dict], None]) -> list[Submission]:
+def _rescored(prior: dict, sub: Submission, a, job: Job, overrides: list[dict]) -> dict:
+    """A kept result under the current points, late policy, overrides and student details;
+    written again (with its reports) only when that changes it."""
+    result = rubric_mod.rescore({**copy.deepcopy(prior), "student_info": sub.info,
+                                 "late_input": {"marked": sub.late, "submitted_at": sub.submitted_at}}, a, overrides)
+    return prior if result == prior else finish(result, a, job, overrides)
+
+
+def _grade_in_pool(subs: list[Submission], job: Job, jobs: int, record: Callable[[dict], None],
+                   overrides: dict[str, list[dict]]) -> list[Submission]:
     """Grade `subs` with `jobs` workers; return those whose worker died under them."""
     broken: list[Submission] = []
     if not subs:
         return broken
     with ProcessPoolExecutor(min(jobs, len(subs)), mp_context=get_context("spawn"), initializer=_worker_init,
                              initargs=(job.threads,)) as pool:
-        futures = {pool.submit(_safe_grade, sub, job): sub for sub in subs}
+        futures = {pool.submit(_safe_grade, sub, job, overrides.get(sub.student, [])): sub for sub in subs}
         for future in as_completed(futures):
             try:
                 record(future.result())

@@ -1,9 +1,15 @@
-"""Render HTML from results: one report per student, one summary page for the TAs."""
+"""Render HTML from results: a report per student for the TA, a student-facing variant without
+anything of the reference or the hidden inputs, and the dashboard for the TAs. Every page is
+one self-contained file (inline CSS, SVG and script): it opens from the file system."""
 from __future__ import annotations
 
+import copy
+import re
+from collections import Counter
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from .write import write_atomic
 
@@ -11,36 +17,111 @@ _env = Environment(loader=PackageLoader("grader", "templates"), autoescape=selec
                    trim_blocks=True, lstrip_blocks=True)
 
 STATUS_LABEL = {"pass": "pass", "pass_with_warning": "warning", "fail": "fail", "error": "error"}
+# details that show the reference's outputs or the grader's own code: TA reports only
+LEAKY_DETAILS = ("expected_slice", "expected")
 
 
-def _sparkline(values: list[float], width: int = 320, height: int = 60) -> str:
-    """An inline SVG polyline of a loss curve (no plotting library in the report path)."""
-    finite = [v for v in values if v == v and abs(v) < 1e300]
-    if len(finite) < 2:
-        return ""
-    lo, hi = min(finite), max(finite)
-    span = (hi - lo) or 1.0
-    pts = " ".join(f"{i * width / (len(finite) - 1):.1f},{height - (v - lo) / span * height:.1f}"
-                   for i, v in enumerate(finite))
-    return (f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="loss curve from {finite[0]:.3g} to {finite[-1]:.3g}">'
-            f'<polyline fill="none" stroke="#36c" stroke-width="1.5" points="{pts}"/></svg>')
+def line_chart(values: list[float], label: str, width: int = 360, height: int = 120) -> Markup:
+    """A small SVG line chart with its range on the axes (no plotting library in the report path)."""
+    points = [(i, v) for i, v in enumerate(values) if isinstance(v, (int, float)) and v == v and abs(v) < 1e300]
+    if len(points) < 2:
+        return Markup("")
+    lo, hi = min(v for _, v in points), max(v for _, v in points)
+    span, last = (hi - lo) or 1.0, max(i for i, _ in points) or 1
+    left, bottom = 46, height - 18
+    xy = " ".join(f"{left + i * (width - left - 6) / last:.1f},{6 + (hi - v) / span * (bottom - 6):.1f}"
+                  for i, v in points)
+    return Markup(
+        f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{label}: from {points[0][1]:.3g} to {points[-1][1]:.3g}">'
+        f'<line x1="{left}" y1="6" x2="{left}" y2="{bottom}" stroke="#999"/>'
+        f'<line x1="{left}" y1="{bottom}" x2="{width - 6}" y2="{bottom}" stroke="#999"/>'
+        f'<text x="{left - 4}" y="12" text-anchor="end">{hi:.3g}</text>'
+        f'<text x="{left - 4}" y="{bottom}" text-anchor="end">{lo:.3g}</text>'
+        f'<text x="{left}" y="{height - 4}">{label}</text>'
+        f'<polyline fill="none" stroke="#36c" stroke-width="1.5" points="{xy}"/></svg>')
 
 
-_env.filters["sparkline"] = _sparkline
-_env.globals["STATUS_LABEL"] = STATUS_LABEL
+def histogram(totals: list[float], max_total: float, width: int = 420, height: int = 140, bins: int = 10) -> Markup:
+    """Counts of totals in `bins` equal ranges of 0..max_total, as SVG bars."""
+    if not totals or not max_total:
+        return Markup("")
+    counts = [0] * bins
+    for t in totals:
+        counts[min(bins - 1, int(max(0.0, t) / max_total * bins))] += 1
+    top, bar = max(counts), (width - 10) / bins
+    bars = "".join(
+        f'<rect x="{5 + k * bar:.1f}" y="{height - 20 - c / top * (height - 40):.1f}" width="{bar - 2:.1f}" '
+        f'height="{c / top * (height - 40):.1f}" fill="#58c"><title>{c} student(s): '
+        f'{k * max_total / bins:g}–{(k + 1) * max_total / bins:g}</title></rect>'
+        f'<text x="{5 + k * bar + bar / 2:.1f}" y="{height - 24 - c / top * (height - 40):.1f}" '
+        f'text-anchor="middle">{c or ""}</text>' for k, c in enumerate(counts))
+    return Markup(f'<svg class="chart" id="histogram" width="{width}" height="{height}" role="img" '
+                  f'aria-label="histogram of totals">{bars}<text x="5" y="{height - 4}">0</text>'
+                  f'<text x="{width - 5}" y="{height - 4}" text-anchor="end">{max_total:g}</text></svg>')
 
 
-def write_student(folder: Path, result: dict) -> None:
-    write_atomic(folder / "report.html", _env.get_template("student.html.j2").render(r=result))
+def _shape(message: str) -> str:
+    """A message with its numbers and quoted values blanked, so that alike failures count together."""
+    return re.sub(r"'[^']*'|\d+(\.\d+)?(e-?\d+)?", "#", message)
+
+
+def failure_counts(results: list[dict], top: int = 15) -> list[dict]:
+    """What the class got wrong most: each check's failure messages (alike ones together), by count."""
+    counts: Counter = Counter()
+    students: dict = {}
+    for r in results:
+        for c in r.get("checks", []):
+            if c["status"] not in ("pass",):
+                key = (c["id"], _shape(c["message"]))
+                counts[key] += 1
+                students.setdefault(key, []).append((r["student"], c["message"]))
+    return [{"check": k[0], "message": students[k][0][1], "count": n, "students": [s for s, _ in students[k]]}
+            for k, n in counts.most_common(top)]
+
+
+def code_lines(source: str, traceback: str | None) -> list[tuple[int, str, bool]]:
+    """The lines of a definition, marking those its traceback ran through."""
+    seen = set()
+    for match in re.finditer(r'File "[^"]*student\.py", line \d+[^\n]*\n\s*(.+)', traceback or ""):
+        seen.add(match.group(1).strip())
+    return [(n, line, line.strip() in seen) for n, line in enumerate(source.splitlines(), 1)]
+
+
+def student_view(result: dict) -> dict:
+    """The result as a student may see it: no reference outputs, no grader internals."""
+    view = copy.deepcopy(result)
+    for check in view.get("checks", []):
+        details = check.get("details") or {}
+        for key in LEAKY_DETAILS:
+            details.pop(key, None)
+        if check["status"] == "error":   # a grader failure: its traceback is the grader's code
+            details.pop("traceback", None)
+    view.pop("grader_error", None)
+    view.pop("keys", None)
+    return view
+
+
+_env.filters["chart"] = line_chart
+_env.globals.update(STATUS_LABEL=STATUS_LABEL, code_lines=code_lines)
+
+
+def write_student(folder: Path, result: dict, feedback: bool = False) -> None:
+    write_atomic(folder / "report.html", _env.get_template("student.html.j2").render(r=result, for_student=False))
+    if feedback:
+        write_atomic(folder / "feedback.html",
+                     _env.get_template("student.html.j2").render(r=student_view(result), for_student=True))
 
 
 def write_index(out: Path, results: list[dict], meta: dict) -> None:
     rows = sorted(results, key=lambda r: r.get("student", ""))
-    check_ids = []
+    check_ids: list[str] = []
     for r in rows:
         for c in r.get("checks", []):
             if c["id"] not in check_ids:
                 check_ids.append(c["id"])
+    graded = [r for r in rows if not r.get("grader_error")]
+    max_total = max((r.get("max_total") or 0 for r in graded), default=0)
     write_atomic(out / "index.html", _env.get_template("index.html.j2").render(
-        results=rows, check_ids=check_ids, meta=meta))
+        results=rows, check_ids=check_ids, meta=meta, failures=failure_counts(rows),
+        histogram=histogram([r.get("total", 0) for r in graded], max_total), max_total=max_total))
