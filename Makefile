@@ -1,4 +1,5 @@
-# make grade SUBMISSIONS=dir [OUT=grades] [DATA=dir|keras] [JOBS=n] [ASSIGNMENT=id] [FORCE=1] [SANDBOX=auto|bwrap|none]
+# make grade SUBMISSIONS=dir|zip [OUT=grades] [ROSTER=csv] [FEEDBACK=1] [DATA=dir|keras] [JOBS=n] [ASSIGNMENT=id]
+#            [FORCE=1] [SANDBOX=auto|bwrap|none]
 # make test        the test suite (sets up .venv from pyproject.toml on first use)
 # make bench       grade N generated submissions and compare with plain nbclient
 PYTHON ?= python3
@@ -21,9 +22,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 grade: setup
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks [OUT=grades] [DATA=...] [JOBS=n]"; exit 2; }
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-or-zip [OUT=grades] [ROSTER=csv] [FEEDBACK=1] [DATA=...] [JOBS=n]"; exit 2; }
 	$(BIN)/python -m grader grade "$(SUBMISSIONS)" $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) --out "$(OUT)" -j $(JOBS) \
-		--sandbox $(SANDBOX) $(if $(DATA),--data "$(DATA)") $(if $(FORCE),--force)
+		--sandbox $(SANDBOX) $(if $(DATA),--data "$(DATA)") $(if $(FORCE),--force) \
+		$(if $(ROSTER),--roster "$(ROSTER)") $(if $(FEEDBACK),--feedback)
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -71,7 +71,7 @@ def test_kill_9_mid_batch_then_the_same_command_finishes_the_rest(tmp_path):
     kept = {p.parent.name: p.read_bytes() for p in out.glob("*/result.json")}
     assert 0 < len(kept) < len(names)
     for data in kept.values():
-        assert json.loads(data)["fingerprint"]      # complete, valid results only
+        assert json.loads(data)["keys"]      # complete, valid results only
     torn = next(n for n in names if n not in kept)  # as if a write had been cut short
     (out / torn).mkdir(exist_ok=True)
     (out / torn / "result.json").write_text('{"schema": 1, "student": "' + torn + '", "tot')
@@ -86,6 +86,6 @@ def test_kill_9_mid_batch_then_the_same_command_finishes_the_rest(tmp_path):
     for name, data in kept.items():
         assert (out / name / "result.json").read_bytes() == data   # ... and not rewritten
     results = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/result.json")}
-    assert set(results) == set(names) and all(r["fingerprint"] for r in results.values())
+    assert set(results) == set(names) and all(r["keys"] for r in results.values())
     assert results[torn]["execution"]["status"] == "ok"
     assert not leftover.exists()
