@@ -4,6 +4,7 @@ one self-contained file (inline CSS, SVG and script): it opens from the file sys
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections import Counter
 from pathlib import Path
@@ -27,6 +28,9 @@ def line_chart(values: list[float], label: str, width: int = 360, height: int = 
     if len(points) < 2:
         return Markup("")
     lo, hi = min(v for _, v in points), max(v for _, v in points)
+    if lo > 0 and hi / lo > 1000:   # a diverging run: a log scale keeps the start of the curve visible
+        points, label = [(i, math.log10(v)) for i, v in points], f"{label}, log10"
+        lo, hi = math.log10(lo), math.log10(hi)
     span, last = (hi - lo) or 1.0, max(i for i, _ in points) or 1
     left, bottom = 46, height - 18
     xy = " ".join(f"{left + i * (width - left - 6) / last:.1f},{6 + (hi - v) / span * (bottom - 6):.1f}"

@@ -144,3 +144,10 @@ def test_the_student_report_leaves_out_the_reference_and_grader_internals(tmp_pa
         assert text in ta and text not in student
     for text in ("5.5555", "student traceback here", "max relative error 0.5 at [0, 1]"):
         assert text in ta and text in student
+
+
+def test_a_diverging_loss_curve_is_drawn_on_a_log_scale():
+    chart = str(report.line_chart([2.3, 2.1, 1.9, 1e250], "training loss"))
+    assert 'aria-label="training loss, log10: from 0.362 to 250"' in chart
+    assert "log10" not in str(report.line_chart([2.3, 2.1, 1.9], "training loss"))
+    assert str(report.line_chart([float("nan")], "training loss")) == ""
