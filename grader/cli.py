@@ -65,10 +65,10 @@ def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: boo
         "submissions": str(source.resolve()), "assignment": assignment_id,
         "rubric": str(rubric_path.resolve()) if rubric_path else None, "data": args.data, "sandbox": args.sandbox,
         "roster": str(Path(args.roster).resolve()) if args.roster else None, "jobs": args.jobs,
-        "feedback": bool(args.feedback)}, indent=1))
+        "feedback": bool(args.feedback), "scheduler": getattr(args, "scheduler", None)}, indent=1))
     on = f" on {ds.name} ({ds.n_train} training / {ds.n_test} test images)" if ds.public_dir else ""
-    print(f"grading {len(subs)} submission(s) of {assignment_id}{on} with {jobs} worker(s), "
-          f"sandbox {box.mode} -> {out}", flush=True)
+    where = f"on the cluster at {args.scheduler}" if getattr(args, "scheduler", None) else f"with {jobs} worker(s)"
+    print(f"grading {len(subs)} submission(s) of {assignment_id}{on} {where}, sandbox {box.mode} -> {out}", flush=True)
     for path, why in intake.skipped:
         print(f"  skipped: {path.name}: {why}", flush=True)
     for student in intake.unmatched:
@@ -79,7 +79,7 @@ def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: boo
     for problem in problems:
         print(f"  {problem}", file=sys.stderr, flush=True)
     started = time.monotonic()
-    results = grade_batch(subs, job, jobs, force, _progress, corrections, recheck)
+    results = grade_batch(subs, job, jobs, force, _progress, corrections, recheck, getattr(args, "scheduler", None))
     meta = {"assignment": assignment_id, "title": a.title, "dataset": f"{ds.name} ({ds.source})",
             "version": __version__, "isolation": box.mode,
             "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--feedback", action="store_true",
                    help="also write feedback.html per student: the report without the reference's outputs "
                         "or the grader's internals, to hand back")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="grade on a Dask distributed cluster (e.g. tcp://10.0.0.5:8786); see README")
     g.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
                    help="isolation of student code: bwrap (required), none (rlimits only), "
                         "auto (bwrap where it works, else rlimits with a warning)")

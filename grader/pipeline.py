@@ -303,12 +303,13 @@ def _error_result(sub: Submission, job: Job, error: str, message: str) -> dict:
 
 def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool | set[str],
                 progress: Callable[[int, int, dict, bool], None],
-                overrides: dict[str, list[dict]] | None = None, recheck: bool = False) -> list[dict]:
+                overrides: dict[str, list[dict]] | None = None, recheck: bool = False,
+                scheduler: str | None = None) -> list[dict]:
     """Grade what is not graded yet, in worker processes; re-score the rest here (points, late
     policy, overrides), rewriting only what changed. `force` regrades everything, or the given
     students, from scratch; `recheck` judges everyone again, executing only what changed. A
     worker that dies costs only the submission it was grading, which is tried once more alone
-    before it is reported."""
+    before it is reported. With a `scheduler`, a Dask cluster grades them (grader/cluster.py)."""
     a = assignments.load(job.assignment_id, job.rubric_path)
     ds = datasets.for_assignment(a.dataset_kind, job.data_spec)
     overrides = overrides or {}
@@ -329,6 +330,10 @@ def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool | set[s
                 (job.out / sub.student / "execution.json").unlink(missing_ok=True)
             todo.append(sub)
     _remove_leftovers(job.out)
+    if scheduler:
+        from . import cluster
+        cluster.grade_on_cluster(scheduler, todo, job, record, overrides)
+        return results
     for sub in _grade_in_pool(todo, job, jobs, record, overrides):
         if _grade_in_pool([sub], job, 1, record, overrides):
             record(_error_result(sub, job, "the grading worker died twice on this submission",
