@@ -175,7 +175,7 @@ def hostile(tmp_path_factory):
     for old, new in (("cell_timeout_s = 600", "cell_timeout_s = 20"), ("notebook_timeout_s = 1800", "notebook_timeout_s = 300"),
                      ("kernel_memory_mb = 8192", "kernel_memory_mb = 3000"),
                      ("probe_memory_mb = 6144", "probe_memory_mb = 2000"), ("probe_timeout_s = 60", "probe_timeout_s = 10"),
-                     ("processes = 128", "processes = 64"), ("file_size_mb = 512", "file_size_mb = 64"),
+                     ("processes = 128", "processes = 32"), ("file_size_mb = 512", "file_size_mb = 64"),
                      ("disk_mb = 1024", "disk_mb = 256"), ("timeout_s = 900", "timeout_s = 20")):
         assert old in rubric, old
         rubric = rubric.replace(old, new)
@@ -270,8 +270,10 @@ def test_memory_bomb(hostile):
 def test_fork_bomb(hostile):
     _, results, _ = hostile
     r = results["fork_bomb"]
-    assert r["execution"]["status"] == "errors" and cell_errors(r) == [(16, "BlockingIOError")]
-    assert r["hyperparams"]["source"] == "kernel"
+    # the parent gets EAGAIN, or, when the machine is busy, its stuck copies outlast the cell's limit
+    assert (r["execution"]["status"], cell_errors(r)) in (
+        ("errors", [(16, "BlockingIOError")]), ("timeout", [(16, "CellTimeoutError")]))
+    assert r["hyperparams"]["source"] == "kernel"     # read after cell 15, before the bomb
     sgd_fails(r)
     assert message(r, "sgd_step").startswith("SGD.step raised BlockingIOError: [Errno 11] Resource temporarily "
                                              "unavailable")
