@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 OUT ?= grades
 ASSIGNMENT ?=
 JOBS ?= $(shell nproc)
-N ?= 6
+N ?= 20
 SANDBOX ?= auto
 
 .PHONY: grade test bench setup clean

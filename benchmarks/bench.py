@@ -1,11 +1,13 @@
 """make bench: grade N generated submissions, then execute the same notebooks one after another
 with plain nbclient, and print both from this one run.
 
-    python benchmarks/bench.py [--n 6] [--data DIR] [-j 2]
+    python benchmarks/bench.py [--n 20] [--data DIR] [-j 2] [--json FILE]
 
-The submissions are the reference notebook with different hyperparameter cells, the real
-sample and the untouched release, cycled to N. Reference training is not memoized from
-earlier runs (a fresh cache), so the figures include it.
+The submissions mix correct notebooks (the reference with different hyperparameter cells),
+buggy ones (the real sample, and the reference with a missing ReLU, a wrong momentum update,
+a transposed gradient), slow ones (long training) and the untouched release, cycled to N.
+Reference training is not memoized from earlier runs (a fresh cache), so the figures
+include it. The seconds per submission are worker time, split into the stages of grading.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import argparse
 import copy
 import json
 import os
+import platform
 import re
 import shutil
 import statistics
@@ -27,25 +30,43 @@ import nbformat
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-HP_SETS = [(50, 1e-2, 0, 40, 1000), (100, 3e-3, 0.5, 40, 1000), (200, 1e-3, 0.9, 40, 800),
-           (50, 1e-2, 0.9, 100, 500)]
+HYPERPARAMETERS = ("hidden_dim", "alpha", "beta", "batch_size", "num_iters")
+CORRECT = [(50, 1e-2, 0, 40, 1000), (100, 3e-3, 0.5, 40, 1000), (200, 1e-3, 0.9, 40, 800),
+           (50, 1e-2, 0.9, 100, 500), (100, 1e-3, 0.9, 50, 1500)]
+SLOW = [(300, 1e-3, 0.9, 100, 3000), (500, 2e-3, 0.9, 64, 2500)]
+BUGS = {   # (cell, the reference's text, the bug)
+    "no_relu": (3, "h1 = np.maximum(0, z1)", "h1 = z1"),
+    "momentum": (6, "self.momentum[name] = self.beta * self.momentum[name] + grads[name]",
+                 "self.momentum[name] = self.beta * self.momentum[name] + (1 - self.beta) * grads[name]"),
+    "transposed": (3, "self.grads['W2'] = h1.T.dot(dscores)", "self.grads['W2'] = dscores.T.dot(h1).T.T"),
+}
 
 
-def make_submissions(folder: Path, n: int) -> None:
+def _with_hyperparameters(ref, values):
+    nb = copy.deepcopy(ref)
+    for name, value in zip(HYPERPARAMETERS, values):
+        nb.cells[15].source = re.sub(rf"^{name} = .*$", f"{name} = {value}", nb.cells[15].source, count=1, flags=re.M)
+    return nb
+
+
+def make_submissions(folder: Path, n: int) -> dict[str, str]:
+    """N notebooks in `folder`; returns each one's kind."""
     ref = nbformat.read(REPO / "reference" / "cifar10_fcnet.ipynb", as_version=4)
-    sources = []
-    for values in HP_SETS:
+    kinds = [("correct", _with_hyperparameters(ref, v)) for v in CORRECT]
+    kinds += [("slow", _with_hyperparameters(ref, v)) for v in SLOW]
+    for name, (cell, old, new) in BUGS.items():
         nb = copy.deepcopy(ref)
-        for name, value in zip(("hidden_dim", "alpha", "beta", "batch_size", "num_iters"), values):
-            nb.cells[15].source = re.sub(rf"^{name} = .*$", f"{name} = {value}", nb.cells[15].source,
-                                         count=1, flags=re.M)
-        sources.append(nb)
-    sample = REPO / "tests" / "data" / "student_004.ipynb"
-    if sample.is_file():
-        sources.append(nbformat.read(sample, as_version=4))
-    sources.append(nbformat.read(REPO / "assignments" / "cifar10_fcnet" / "release.ipynb", as_version=4))
+        assert old in nb.cells[cell].source, name
+        nb.cells[cell].source = nb.cells[cell].source.replace(old, new)
+        kinds.append(("buggy", nb))
+    kinds.append(("buggy", nbformat.read(REPO / "tests" / "data" / "student_004.ipynb", as_version=4)))
+    kinds.append(("release", nbformat.read(REPO / "assignments" / "cifar10_fcnet" / "release.ipynb", as_version=4)))
+    made = {}
     for i in range(n):
-        nbformat.write(sources[i % len(sources)], folder / f"student_{i:03d}.ipynb")
+        kind, nb = kinds[i % len(kinds)]
+        nbformat.write(nb, folder / f"student_{i:03d}.ipynb")
+        made[f"student_{i:03d}"] = kind
+    return made
 
 
 def plain_nbclient(folder: Path, dataset) -> float:
@@ -64,11 +85,17 @@ def plain_nbclient(folder: Path, dataset) -> float:
     return time.monotonic() - started
 
 
+def _mean(values) -> float:
+    values = [v for v in values if v is not None]
+    return statistics.mean(values) if values else float("nan")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=6)
+    ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--data", default=None)
     ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--json", default=None, help="also write the figures here")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="nngrader-bench-"))
     os.environ["NNGRADER_CACHE"] = str(work / "cache")
@@ -76,29 +103,49 @@ def main() -> None:
     dataset = datasets.resolve(args.data)  # materialised here: a one-time cost kept out of both timings
     subs = work / "subs"
     subs.mkdir()
-    make_submissions(subs, args.n)
+    kinds = make_submissions(subs, args.n)
     out = work / "out"
-    argv = ["grade", str(subs), "--out", str(out), "-j", str(args.jobs), "--force"]
+    argv = ["grade", str(subs), "--assignment", "cifar10_fcnet", "--out", str(out), "-j", str(args.jobs), "--force"]
     if args.data:
         argv += ["--data", args.data]
     t0 = time.monotonic()
     cli.main(argv)
     grade_wall = time.monotonic() - t0
     t0 = time.monotonic()
-    cli.main(argv[:-1])
+    cli.main(argv[:-1] if not args.data else [a for a in argv if a != "--force"])
     rerun_wall = time.monotonic() - t0
     results = [json.loads(p.read_text()) for p in out.glob("*/result.json")]
-    per = {k: statistics.mean(r["timing"][k] for r in results) for k in ("execute", "checks", "train", "total")}
+    ex = [r["execution"] for r in results]
+    stages = {
+        "kernel start": _mean(e.get("kernel_start_s") for e in ex),
+        "data loading": _mean(e.get("data_load_s") for e in ex),
+        "notebook execution": _mean(e["seconds"] - (e.get("kernel_start_s") or 0) for e in ex),
+        "checks": _mean(r["timing"]["checks"] for r in results),
+        "reference training": _mean(r["timing"]["train"] for r in results),
+        "total": _mean(r["timing"]["total"] for r in results),
+    }
+    peak = {"worker": max(r["timing"].get("worker_peak_rss_mb", 0) for r in results),
+            "kernel": max(e.get("kernel_peak_rss_mb") or 0 for e in ex)}
     baseline = plain_nbclient(subs, dataset)
+    figures = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+               "dataset": f"{dataset.name} ({dataset.n_train} training / {dataset.n_test} test images)",
+               "submissions": args.n, "kinds": {k: list(kinds.values()).count(k) for k in sorted(set(kinds.values()))},
+               "workers": args.jobs, "isolation": results[0].get("isolation"),
+               "grade_wall_s": round(grade_wall, 1), "per_submission_s": {k: round(v, 2) for k, v in stages.items()},
+               "peak_rss_mb": peak, "plain_nbclient_s": round(baseline, 1), "ratio": round(grade_wall / baseline, 2),
+               "rerun_s": round(rerun_wall, 2)}
     print()
-    print(f"data set: {dataset.name} ({dataset.n_train} training / {dataset.n_test} test images); "
-          f"{args.n} submissions; {args.jobs} worker(s); {os.cpu_count()} cores")
+    print(f"machine: {figures['machine']}")
+    print(f"data set: {figures['dataset']}; {args.n} submissions {figures['kinds']}; {args.jobs} worker(s); "
+          f"sandbox {figures['isolation']}")
     print(f"grader, whole batch: {grade_wall:.1f} s wall ({grade_wall / args.n:.2f} s per submission)")
-    print(f"  per submission (worker time): execute {per['execute']:.2f} s, checks {per['checks']:.2f} s, "
-          f"reference training {per['train']:.2f} s, total {per['total']:.2f} s")
+    print("  per submission (worker time): " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
+    print(f"  peak memory: worker {peak['worker']} MB, kernel {peak['kernel']} MB")
     print(f"plain nbclient, sequential: {baseline:.1f} s ({baseline / args.n:.2f} s per notebook)")
     print(f"ratio grader / plain nbclient: {grade_wall / baseline:.2f}")
-    print(f"re-run with nothing changed: {rerun_wall:.1f} s")
+    print(f"re-run with nothing changed: {rerun_wall:.2f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1))
     shutil.rmtree(work, ignore_errors=True)
 
 

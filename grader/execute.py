@@ -54,6 +54,9 @@ class Execution:
     errors: list[CellError] = field(default_factory=list)
     captured: dict | None = None   # names -> values right after the marked cell
     capture_note: str = ""
+    kernel_start_s: float = 0.0    # until the kernel answered
+    data_load_s: float | None = None   # inside load_data(), as the kernel's start-up hook counted it
+    peak_rss_mb: int | None = None     # the kernel's own peak resident memory
 
 
 @dataclass(frozen=True)
@@ -152,11 +155,13 @@ def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
         client.output_chars = spec.output_chars
         stderr = sandbox.Head()
         watch = sandbox.FolderWatch(run, spec.shared_mb << 20, lambda: getattr(km.provisioner, "pgid", None))
+        kernel_start_s, stats = 0.0, {}
         try:
             # cleanup_kc: nbclient leaves alone a kernel whose manager it was given
             with watch, client.setup_kernel(env=env, cwd=str(scratch), stdout=subprocess.DEVNULL,
                                             stderr=stderr.write_end, cleanup_kc=True):
                 stderr.close_writer()
+                kernel_start_s = time.monotonic() - started
                 for index, cell in enumerate(nb.cells):
                     if cell.get("cell_type") != "code" or not cell.get("source", "").strip():
                         continue
@@ -189,6 +194,11 @@ def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
                         status = status if status != "ok" else "errors"
                     if index == spec.capture_cell:
                         captured, capture_note = _capture(client, spec.capture_names)
+                else:
+                    try:
+                        stats = _kernel_stats(client)
+                    except Exception:  # noqa: BLE001 - figures only: never the notebook's verdict
+                        stats = {}
         except DeadKernelError:
             status = "kernel_died"
             why = watch.tripped or _exit_reason(spec.box, km)
@@ -207,7 +217,8 @@ def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
     if status == "errors" and not notes:
         notes.append(f"{len(errors)} cell(s) raised an error")
     message = "; ".join(notes) if notes else "all cells ran"
-    return Execution(status, message, time.monotonic() - started, nb, errors, captured, capture_note)
+    return Execution(status, message, time.monotonic() - started, nb, errors, captured, capture_note,
+                     round(kernel_start_s, 2), stats.get("data_load_s"), stats.get("peak_rss_mb"))
 
 
 def _kill(km: AsyncKernelManager) -> None:
@@ -262,6 +273,22 @@ def _capture(client: NotebookClient, names) -> tuple[dict | None, str]:
             except json.JSONDecodeError:
                 break
     return None, "the kernel did not report the values after the marked cell"
+
+
+def _kernel_stats(client: NotebookClient) -> dict:
+    """Once every cell has run: the time the start-up hook counted in load_data(), and the
+    kernel's peak memory (its own figures; a student could change them, but they score nothing)."""
+    code = ("(lambda r, m: print(" + repr(CAPTURE_TAG) + " + __import__('json').dumps({'data_load_s': getattr(m, "
+            "'LOAD_SECONDS', None), 'peak_rss_mb': r.getrusage(r.RUSAGE_SELF).ru_maxrss // 1024})))"
+            "(__import__('resource'), __import__('sys').modules.get('sitecustomize'))")
+    cell = _run_own_cell(client, code, 10)
+    text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+    try:
+        stats = json.loads(text.split(CAPTURE_TAG, 1)[1].splitlines()[0])
+        return {"data_load_s": round(float(stats["data_load_s"]), 3) if stats.get("data_load_s") is not None else None,
+                "peak_rss_mb": int(stats["peak_rss_mb"])}
+    except (IndexError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def _cell_error(index: int, cell) -> CellError | None:

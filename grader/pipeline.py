@@ -136,7 +136,8 @@ def grade_one(sub: Submission, job: Job, overrides: list[dict] | None = None) ->
         "extraction": {"found": extraction.found, "sources": extraction.sources, "spelled": extraction.spelled,
                        "parse_problems": [p.__dict__ for p in extraction.problems]},
         "hyperparams": {"values": hp.values, "source": hp.source, "note": hp.note, "cell": hp.cell},
-        "timing": {**{k: round(v, 2) for k, v in timing.items()}, "total": round(time.monotonic() - started, 2)},
+        "timing": {**{k: round(v, 2) for k, v in timing.items()}, "total": round(time.monotonic() - started, 2),
+                   "worker_peak_rss_mb": _peak_rss_mb()},
     }
     return finish(json.loads(json.dumps(result, default=_json_default)), a, job, overrides or [])
 
@@ -161,7 +162,9 @@ def _execution(sub: Submission, job: Job, a, ds, loaded, key: str, folder: Path)
     write_atomic(folder / "executed.ipynb", nbformat.writes(run.notebook))
     ran = {"key": key,
            "execution": {"status": run.status, "message": run.message, "seconds": round(run.seconds, 2),
-                         "errors": [e.__dict__ for e in run.errors], "note": a.kernel_note},
+                         "errors": [e.__dict__ for e in run.errors], "note": a.kernel_note,
+                         "kernel_start_s": run.kernel_start_s, "data_load_s": run.data_load_s,
+                         "kernel_peak_rss_mb": run.peak_rss_mb},
            "captured": run.captured, "capture_note": run.capture_note}
     write_atomic(folder / "execution.json", json.dumps(ran, indent=1, default=_json_default))
     return ran
@@ -179,6 +182,12 @@ def finish(result: dict, a, job: Job, overrides: list[dict]) -> dict:
         result["report_error"] = traceback.format_exc()
         write_atomic(path, json.dumps(result, indent=1))
     return result
+
+
+def _peak_rss_mb() -> int:
+    """Peak resident memory so far of this worker process (the kernel reports its own)."""
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def _json_default(value):

@@ -18,12 +18,19 @@ _TARGETS = {
 }
 
 
+LOAD_SECONDS = 0.0   # time spent serving load_data(), read by the grader for its timings
+
+
 def _load_data():
+    global LOAD_SECONDS
+    import time
     import numpy as np
 
+    started = time.perf_counter()
     x = np.load(os.path.join(_DIR, "x_train.npy"), mmap_mode="c")
     y = np.load(os.path.join(_DIR, "y_train.npy")).reshape(-1, 1)
     held_out = int(os.environ.get("NNGRADER_CIFAR10_HELD_OUT", len(x) // 6))
+    LOAD_SECONDS += time.perf_counter() - started
     return (x[:-held_out], y[:-held_out]), (x[-held_out:], y[-held_out:])
 
 
