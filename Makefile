@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= grades
 ASSIGNMENT ?=
-JOBS ?= $(shell nproc)
+JOBS ?=
 N ?= 20
 SANDBOX ?= auto
 
@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 
 grade: setup
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-or-zip [OUT=grades] [ROSTER=csv] [FEEDBACK=1] [DATA=...] [JOBS=n]"; exit 2; }
-	$(BIN)/python -m grader grade "$(SUBMISSIONS)" $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) --out "$(OUT)" -j $(JOBS) \
+	$(BIN)/python -m grader grade "$(SUBMISSIONS)" $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) --out "$(OUT)" $(if $(JOBS),-j $(JOBS)) \
 		--sandbox $(SANDBOX) $(if $(DATA),--data "$(DATA)") $(if $(FORCE),--force) \
 		$(if $(ROSTER),--roster "$(ROSTER)") $(if $(FEEDBACK),--feedback) $(if $(SCHEDULER),--scheduler "$(SCHEDULER)")
 
@@ -31,7 +31,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
-	$(BIN)/python benchmarks/bench.py --n $(N) $(if $(DATA),--data "$(DATA)") -j $(JOBS)
+	$(BIN)/python benchmarks/bench.py --n $(N) $(if $(DATA),--data "$(DATA)") $(if $(JOBS),-j $(JOBS))
 
 clean:
 	rm -rf $(VENV) grades bench-out

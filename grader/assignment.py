@@ -25,7 +25,6 @@ class CheckSpec:
     title: str
     requires: tuple[str, ...]
     probe: str | None
-    needs_data: bool
     outcome_of: str | None = None    # judges the inputs and outcome of another check's probe
 
 
@@ -57,6 +56,13 @@ class Assignment:
     def settings_call(self) -> list[str]:
         """Hyperparameters read from the arguments of the last call to one of these (a constructor)."""
         return list(self.spec.get("hyperparameters", {}).get("from_call", []))
+
+    @property
+    def kernel_probe(self) -> str | None:
+        """Source of the assignment's `probe(namespace)`, run in the kernel right after the marked
+        cell: what the notebook computed there (e.g. its trained model's test predictions)."""
+        name = self.spec.get("hyperparameters", {}).get("kernel_probe")
+        return (self.folder / name).read_text() if name else None
 
     @property
     def signature(self) -> list[str]:
@@ -111,7 +117,7 @@ def load(assignment_id: str, rubric_path: Path | None = None) -> Assignment:
     rubric_path = rubric_path or REPO / spec["rubric"]
     rubric = tomllib.loads(rubric_path.read_text())
     checks = [CheckSpec(c["id"], c.get("title", c["id"]), tuple(c.get("requires", ())), c.get("probe"),
-                        bool(c.get("needs_data", False)), c.get("outcome_of")) for c in spec["checks"]]
+                        c.get("outcome_of")) for c in spec["checks"]]
     unknown = set(rubric.get("checks", {})) - {c.id for c in checks}
     if unknown:
         raise SystemExit(f"{rubric_path}: rubric names checks the assignment does not have: {sorted(unknown)}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__, assignment, datasets, export, notebook, overrides, report, sandbox
 from .discover import discover
-from .pipeline import Job, default_jobs, grade_batch
+from .pipeline import Job, cores, default_jobs, grade_batch
 from .write import write_atomic
 
 SHORT = {"pass": "ok", "pass_with_warning": "warn", "fail": "FAIL", "error": "ERROR"}
@@ -57,8 +57,9 @@ def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: boo
     rubric_path = Path(args.rubric) if args.rubric else None
     a = assignment.load(assignment_id, rubric_path)
     ds = datasets.for_assignment(a.dataset_kind, args.data)  # materialised once, before the workers start
-    jobs = max(1, args.jobs)
-    threads = max(1, default_jobs() // min(jobs, max(1, len(subs))))
+    jobs, why = (args.jobs, "as asked") if args.jobs else default_jobs(a.limits())
+    jobs = max(1, jobs)
+    threads = max(1, cores() // min(jobs, max(1, len(subs))))
     job = Job(assignment_id, rubric_path.resolve() if rubric_path else None, args.data, out.resolve(),
               datasets.cache_root(), threads, box, feedback=bool(args.feedback))
     write_atomic(out / RUN_FILE, json.dumps({
@@ -69,6 +70,8 @@ def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: boo
     on = f" on {ds.name} ({ds.n_train} training / {ds.n_test} test images)" if ds.public_dir else ""
     where = f"on the cluster at {args.scheduler}" if getattr(args, "scheduler", None) else f"with {jobs} worker(s)"
     print(f"grading {len(subs)} submission(s) of {assignment_id}{on} {where}, sandbox {box.mode} -> {out}", flush=True)
+    if not getattr(args, "scheduler", None):
+        print(f"  {jobs} worker(s): {why}", flush=True)
     for path, why in intake.skipped:
         print(f"  skipped: {path.name}: {why}", flush=True)
     for student in intake.unmatched:
@@ -118,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--out", default="grades")
     g.add_argument("--rubric", default=None, help="a rubric file other than the assignment's own")
     g.add_argument("--roster", default=None, help="a CSV of the class (Canvas or Moodle export, or id,name,email,...)")
-    g.add_argument("-j", "--jobs", type=int, default=default_jobs(), help="submissions graded at once")
+    g.add_argument("-j", "--jobs", type=int, default=None,
+                   help="submissions graded at once (default: one per core, as far as memory allows)")
     g.add_argument("--force", action="store_true", help="regrade everything, executing every notebook again")
     g.add_argument("--feedback", action="store_true",
                    help="also write feedback.html per student: the report without the reference's outputs "

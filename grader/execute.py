@@ -54,6 +54,7 @@ class Execution:
     errors: list[CellError] = field(default_factory=list)
     captured: dict | None = None   # names -> values right after the marked cell
     capture_note: str = ""
+    probed: dict | None = None     # what the assignment's kernel probe returned
     kernel_start_s: float = 0.0    # until the kernel answered
     data_load_s: float | None = None   # inside load_data(), as the kernel's start-up hook counted it
     peak_rss_mb: int | None = None     # the kernel's own peak resident memory
@@ -70,6 +71,8 @@ class ExecSpec:
     data_dirs: tuple[Path, ...] = ()   # what the kernel may read besides its own files
     capture_cell: int | None = None
     capture_names: tuple[str, ...] = ()
+    kernel_probe: str | None = None    # an assignment's `probe(namespace) -> dict`, run after the marked cell
+    kernel_probe_timeout_s: float = 120
     workdir_source: Path | None = None  # a per-student folder: its files are copied next to the notebook
     output_chars: int = 100_000    # printed output kept per cell
     shared_mb: int = 16            # what the kernel may write into the socket folder
@@ -134,7 +137,7 @@ def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
     errors: list[CellError] = []
     notes: list[str] = []
     status = "ok"
-    captured, capture_note = None, "the marked cell did not run"
+    captured, capture_note, probed = None, "the marked cell did not run", None
     running: int | str = "?"
     with tempfile.TemporaryDirectory(prefix="nngrader-kernel-") as tmp:
         scratch, run = Path(tmp) / "scratch", Path(tmp) / "run"
@@ -194,6 +197,8 @@ def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
                         status = status if status != "ok" else "errors"
                     if index == spec.capture_cell:
                         captured, capture_note = _capture(client, spec.capture_names)
+                        if spec.kernel_probe:
+                            probed = _kernel_probe(client, spec.kernel_probe, spec.kernel_probe_timeout_s)
                 else:
                     try:
                         stats = _kernel_stats(client)
@@ -217,7 +222,7 @@ def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
     if status == "errors" and not notes:
         notes.append(f"{len(errors)} cell(s) raised an error")
     message = "; ".join(notes) if notes else "all cells ran"
-    return Execution(status, message, time.monotonic() - started, nb, errors, captured, capture_note,
+    return Execution(status, message, time.monotonic() - started, nb, errors, captured, capture_note, probed,
                      round(kernel_start_s, 2), stats.get("data_load_s"), stats.get("peak_rss_mb"))
 
 
@@ -261,6 +266,37 @@ def _responsive(client: NotebookClient) -> bool:
     t0 = time.monotonic()
     _run_own_cell(client, "pass", 10)
     return time.monotonic() - t0 < 9.5
+
+
+_KERNEL_PROBE = """
+def __nngrader_probe(source):
+    import json, traceback
+    namespace = {}
+    try:
+        exec(source, namespace)
+        found = namespace["probe"](globals())
+    except BaseException:
+        found = {"error": traceback.format_exc()[-2000:]}
+    print(TAG + json.dumps(found, default=str))
+__nngrader_probe(SOURCE)
+del __nngrader_probe
+"""
+
+
+def _kernel_probe(client: NotebookClient, source: str, timeout: float) -> dict:
+    """Run the assignment's kernel probe on the notebook's namespace; what it found, as plain JSON
+    (the notebook's own objects never leave the kernel: the grader judges what they computed)."""
+    code = _KERNEL_PROBE.replace("TAG", repr(CAPTURE_TAG)).replace("SOURCE", repr(source))
+    cell = _run_own_cell(client, code, int(timeout))
+    text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+    for line in text.splitlines():
+        if line.startswith(CAPTURE_TAG):
+            try:
+                found = json.loads(line[len(CAPTURE_TAG):])
+            except json.JSONDecodeError:
+                break
+            return found if isinstance(found, dict) else {"error": "the kernel probe did not return a dict"}
+    return {"error": "the kernel did not answer the grader's probe (time limit, or its output was cut)"}
 
 
 def _capture(client: NotebookClient, names) -> tuple[dict | None, str]:

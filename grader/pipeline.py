@@ -72,7 +72,7 @@ def _code_digest(names: tuple[str, ...]) -> str:
 def stage_keys(submission_sha: str, job: Job, a, ds) -> dict[str, str]:
     """What each stage's output depends on. A result graded under a weaker isolation is redone."""
     execution = _digest([submission_sha, __version__, job.seed, job.box.mode, ds.fingerprint, a.spec, a.limits(),
-                         _code_digest(EXECUTION_CODE)])
+                         a.kernel_probe, _code_digest(EXECUTION_CODE)])
     rest = tuple(sorted(p.name for p in GRADER.glob("*.py") if p.name not in EXECUTION_CODE))
     checks = _digest([execution, a.code_fingerprint(), rubric_mod.judging_part(a.rubric), _code_digest(rest)])
     return {"execution": execution, "checks": checks}
@@ -115,7 +115,7 @@ def grade_one(sub: Submission, job: Job, overrides: list[dict] | None = None) ->
     if loaded.notebook is not None:
         extraction = extract.extract(loaded.notebook, a.names, a.aliases)
         hp = _hyperparams(loaded.notebook, a, ran, notebook.marked_cell(loaded.notebook, a.marker))
-    verdicts = run_checks(a, ds, job, loaded, extraction, hp, timing)
+    verdicts = run_checks(a, ds, job, loaded, extraction, hp, timing, ran.get("probed"))
     results = [rubric_mod.score(c.id, c.title, verdicts[c.id], a.check_rubric(c.id)) for c in a.checks]
     result = {
         "schema": SCHEMA,
@@ -157,6 +157,7 @@ def _execution(sub: Submission, job: Job, a, ds, loaded, key: str, folder: Path)
         box=job.box, limits=sandbox_limits(limits, "kernel_memory_mb", notebook_s * job.threads + 60),
         threads=job.threads, env=ds.kernel_env(), data_dirs=ds.readable,
         capture_cell=notebook.marked_cell(nb, a.marker), capture_names=tuple(a.hyperparameter_names),
+        kernel_probe=a.kernel_probe, kernel_probe_timeout_s=float(limits.get("kernel_probe_timeout_s", 120)),
         workdir_source=sub.folder, output_chars=int(limits.get("output_chars", 100_000)))
     run = execute.execute(copy.deepcopy(nb), spec)
     write_atomic(folder / "executed.ipynb", nbformat.writes(run.notebook))
@@ -165,7 +166,7 @@ def _execution(sub: Submission, job: Job, a, ds, loaded, key: str, folder: Path)
                          "errors": [e.__dict__ for e in run.errors], "note": a.kernel_note,
                          "kernel_start_s": run.kernel_start_s, "data_load_s": run.data_load_s,
                          "kernel_peak_rss_mb": run.peak_rss_mb},
-           "captured": run.captured, "capture_note": run.capture_note}
+           "captured": run.captured, "capture_note": run.capture_note, "probed": run.probed}
     write_atomic(folder / "execution.json", json.dumps(ran, indent=1, default=_json_default))
     return ran
 
@@ -219,14 +220,14 @@ def _hyperparams(nb, a, ran: dict | None, marked: int | None) -> Hyperparams:
     return Hyperparams(values, "source", f"read from the source of {where}: {note}", marked)
 
 
-def run_checks(a, ds, job: Job, loaded, extraction, hp, timing) -> dict[str, Verdict]:
+def run_checks(a, ds, job: Job, loaded, extraction, hp, timing, kernel: dict | None = None) -> dict[str, Verdict]:
     adapter, reference = a.adapter(), a.reference()
     limits = a.limits()
     verdicts: dict[str, Verdict] = {}
     contexts, inputs, calls = {}, {}, []
     for check in a.checks:
         ctx = Context(check.id, a.check_rubric(check.id), reference, ds, hp, job.seed,
-                      lambda key, fn: memo.memo(job.cache / "memo", key, fn), ds.public_dir)
+                      lambda key, fn: memo.memo(job.cache / "memo", key, fn), kernel)
         contexts[check.id] = ctx
         if loaded.notebook is None:
             verdicts[check.id] = Verdict(FAIL, f"not graded: {loaded.problem}")
@@ -246,13 +247,13 @@ def run_checks(a, ds, job: Job, loaded, extraction, hp, timing) -> dict[str, Ver
                 continue
             if inputs[check.id] is not None:
                 timeout = float(ctx.rubric.get("timeout_s", limits.get("probe_timeout_s", 60)))
-                calls.append(probe.ProbeCall(check.id, check.probe, inputs[check.id], timeout, check.needs_data))
+                calls.append(probe.ProbeCall(check.id, check.probe, inputs[check.id], timeout))
     outcomes = {}
     if calls:
         cpu = sum(c.timeout_s for c in calls) * job.threads + 60
         run = probe.run_probes(extraction.module_source, a.probes_path, calls, box=job.box,
                                limits=sandbox_limits(limits, "probe_memory_mb", cpu),
-                               data_dir=ds.public_dir, threads=job.threads,
+                               threads=job.threads,
                                max_output_mb=int(limits.get("probe_output_mb", 256)))
         timing["checks"] += run.seconds
         outcomes = run.outcomes
@@ -387,5 +388,28 @@ def _remove_leftovers(out: Path, older_than_s: float = 60) -> None:
             pass
 
 
-def default_jobs() -> int:
+def cores() -> int:
     return max(1, len(os.sched_getaffinity(0)))
+
+
+def available_memory_mb() -> int | None:
+    """MemAvailable of /proc/meminfo (Linux), or None."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return None
+
+
+def default_jobs(limits: dict) -> tuple[int, str]:
+    """Submissions graded at once: one per core, as far as memory allows a kernel (at its
+    rubric limit) and a worker (about 1 GB with the reference's training data) for each."""
+    per_job = int(limits.get("kernel_memory_mb", 8192)) + 1024
+    available = available_memory_mb()
+    if available is None:
+        return cores(), f"{cores()} core(s)"
+    jobs = max(1, min(cores(), available // per_job))
+    why = f"{cores()} core(s), {available:,} MB available, {per_job:,} MB a job"
+    return jobs, why

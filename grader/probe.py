@@ -38,7 +38,6 @@ class ProbeCall:
     probe: str                       # function name in the assignment's probes.py
     inputs: dict[str, np.ndarray]
     timeout_s: float
-    needs_data: bool = False
 
 
 @dataclass
@@ -66,7 +65,7 @@ class _Attempt:
 
 
 def run_probes(student_source: str, probes_module: Path, calls: list[ProbeCall], *, box: sandbox.Sandbox,
-               limits: sandbox.Limits, data_dir: Path | None, threads: int = 1,
+               limits: sandbox.Limits, threads: int = 1,
                max_output_mb: int = 256) -> ProbeRun:
     started = time.monotonic()
     run = ProbeRun()
@@ -79,12 +78,10 @@ def run_probes(student_source: str, probes_module: Path, calls: list[ProbeCall],
         plan = {}
         for call in calls:
             np.savez(job / "inputs" / f"{call.check}.npz", **call.inputs)
-            plan[call.check] = {"probe": call.probe,
-                                "data_dir": str(data_dir) if call.needs_data and data_dir else None}
+            plan[call.check] = {"probe": call.probe}
         (job / "plan.json").write_text(json.dumps(plan))
         _readable(job)
-        needs_data = data_dir is not None and any(c.needs_data for c in calls)
-        view = sandbox.View(read_only=(job, data_dir) if needs_data else (job,))
+        view = sandbox.View(read_only=(job,))
         timeouts = {c.check: c.timeout_s for c in calls}
         pending = [c.check for c in calls]
         while pending:

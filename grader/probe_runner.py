@@ -71,7 +71,7 @@ def main(jobdir, fd, checks):
         with np.load(os.path.join(jobdir, "inputs", f"{check}.npz"), allow_pickle=False) as z:
             inputs = {k: z[k] for k in z.files}
         try:
-            outputs = getattr(probes, item["probe"])(student, inputs, item.get("data_dir"))
+            outputs = getattr(probes, item["probe"])(student, inputs)
             buffer = io.BytesIO()
             np.savez(buffer, **{k: _plain(v) for k, v in outputs.items()})
         except BaseException as exc:  # noqa: BLE001

@@ -15,10 +15,10 @@ NET_CELL, LOSS_CELL, SGD_CELL = 3, 4, 6
 
 
 def grade_cells(cells: list[str], hp: dict | None = None, tmp: Path | None = None,
-                assignment_id: str = "cifar10_fcnet") -> dict:
+                assignment_id: str = "cifar10_fcnet", kernel: dict | None = None) -> dict:
     """id -> CheckResult for a notebook made of these code cells, graded without executing it.
     Hyperparameters are `hp` as if read from the kernel, or, for an assignment that reads its
-    settings from a call, what the cells' code says."""
+    settings from a call, what the cells' code says; `kernel` is what a kernel probe found."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     a = assignment.load(assignment_id)
     ds = datasets.for_assignment(a.dataset_kind, None)
@@ -31,7 +31,7 @@ def grade_cells(cells: list[str], hp: dict | None = None, tmp: Path | None = Non
         hparams = Hyperparams(hp or {}, "kernel" if hp else "none", "given by the test")
     timing = {"execute": 0.0, "checks": 0.0, "train": 0.0}
     extraction = extract.extract(nb, a.names, a.aliases)
-    verdicts = pipeline.run_checks(a, ds, job, notebook.Loaded(nb), extraction, hparams, timing)
+    verdicts = pipeline.run_checks(a, ds, job, notebook.Loaded(nb), extraction, hparams, timing, kernel)
     return {c.id: rubric.score(c.id, c.title, verdicts[c.id], a.check_rubric(c.id)) for c in a.checks}
 
 

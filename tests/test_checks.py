@@ -1,6 +1,8 @@
 """Each check proven both ways on variants of the reference, graded without a kernel."""
 import pytest
 
+from grader import datasets
+
 from helpers import grade_cells, with_net
 
 REF_HP = {"hidden_dim": 50, "alpha": 1e-2, "beta": 0, "batch_size": 40, "num_iters": 1000}
@@ -126,7 +128,22 @@ def test_hyperparams_reference_settings_pass_and_report_seeds():
     r = grade_cells(with_net(), hp=REF_HP)
     assert (r["hyperparams"].status, r["hyperparams"].points) == ("pass", 20)
     assert len(r["hyperparams"].details["accuracies"]) >= 3
-    assert r["end_to_end"].status == "pass" and r["end_to_end"].points == 0
+
+
+def test_end_to_end_scores_the_notebooks_own_model_on_the_hidden_labels():
+    labels = "".join(str(int(v)) for v in datasets.resolve(None).load_test_labels())
+    wrong = "".join(str((int(v) + 1) % 10) for v in labels)
+    r = grade_cells(with_net(), hp=REF_HP, kernel={"predictions": labels, "losses": [2.3, 1.9, 1.5]})
+    assert (r["end_to_end"].status, r["end_to_end"].points) == ("pass", 0)
+    assert "reaches test accuracy 1.000" in r["end_to_end"].message and r["end_to_end"].details["losses"] == [2.3, 1.9, 1.5]
+    assert "accuracy 0.000" in grade_cells(with_net(), hp=REF_HP, kernel={"predictions": wrong})["end_to_end"].message
+    assert "could not be read (3 for 1017" in grade_cells(with_net(), hp=REF_HP, kernel={"predictions": "123"})[
+        "end_to_end"].message
+    error = "Traceback (most recent call last):\n  ...\nAttributeError: 'Net' object has no attribute 'forward'"
+    r = grade_cells(with_net(), hp=REF_HP, kernel={"error": error})
+    assert r["end_to_end"].message == ("your notebook's model could not be scored: "
+                                       "AttributeError: 'Net' object has no attribute 'forward'")
+    assert grade_cells(with_net(), hp=REF_HP)["end_to_end"].message.startswith("not run: the notebook did not get")
 
 
 def test_hyperparams_diverging_beta_fails_and_explains():

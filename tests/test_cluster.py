@@ -13,7 +13,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import cli
 
 from conftest import REPO
 from test_crash import alive, descendants

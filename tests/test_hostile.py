@@ -107,7 +107,9 @@ def hostile(tmp_path_factory):
                                   step=KILL_EVERYONE),
         "ignores_interrupts": variant(cell="import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
                                       step="while True:\n    pass"),
-        "memory_bomb": variant(cell="blocks = []\nwhile True:\n    blocks.append(b'x' * (100 << 20))",
+        # the cell lets go of what it took, so that the later cells' (and the grader's) needs are the same each run
+        "memory_bomb": variant(cell="blocks = []\ntry:\n    while True:\n        blocks.append(b'x' * (100 << 20))\n"
+                                    "finally:\n    del blocks",
                                step="blocks = []\nwhile True:\n    blocks.append(b'x' * (100 << 20))"),
         # last: its stuck copies of the kernel spin until the kernel is stopped, right after
         "fork_bomb": variant(last_cell="import os\nwhile True:\n    os.fork()", step="import os\nwhile True:\n    os.fork()"),
@@ -176,7 +178,7 @@ def hostile(tmp_path_factory):
                      ("kernel_memory_mb = 8192", "kernel_memory_mb = 3000"),
                      ("probe_memory_mb = 6144", "probe_memory_mb = 2000"), ("probe_timeout_s = 60", "probe_timeout_s = 10"),
                      ("processes = 128", "processes = 32"), ("file_size_mb = 512", "file_size_mb = 64"),
-                     ("disk_mb = 1024", "disk_mb = 256"), ("timeout_s = 900", "timeout_s = 20")):
+                     ("disk_mb = 1024", "disk_mb = 256")):
         assert old in rubric, old
         rubric = rubric.replace(old, new)
     (tmp / "rubric.toml").write_text(rubric)
@@ -203,9 +205,11 @@ def outputs(out, student: str, cell: int) -> str:
     return "".join(o.get("text", "") for o in nb.cells[cell].outputs)
 
 
-def sgd_fails(result: dict) -> None:
-    """The hostile SGD.step costs sgd_step (and the 0-point end_to_end, which trains with it), nothing else."""
-    assert checks(result) == {**FULL, "sgd_step": ("fail", 0), "end_to_end": ("fail", 0)}
+def sgd_fails(result: dict, notebook_trained: bool = True) -> None:
+    """The hostile SGD.step costs sgd_step, nothing else; end_to_end (0 points) scores the model the
+    notebook trained, when the kernel got that far."""
+    assert checks(result) == {**FULL, "sgd_step": ("fail", 0),
+                              "end_to_end": ("pass", 0) if notebook_trained else ("fail", 0)}
     assert result["total"] == 70
 
 
@@ -234,7 +238,7 @@ def test_killing_its_own_kernel_and_probe_process(hostile):
     assert r["execution"]["message"] == ("the kernel died (killed by SIGKILL: out of memory, over a limit, or its "
                                          "own code) while running code cell 2; later cells did not run")
     assert r["hyperparams"]["source"] == "source"   # the marked cell never ran: read from its source
-    sgd_fails(r)
+    sgd_fails(r, notebook_trained=False)
     assert message(r, "sgd_step") == ("SGD could not be run: your code's process was killed by SIGKILL: "
                                       "out of memory, over a limit, or its own code")
 
@@ -255,7 +259,7 @@ def test_a_cell_that_ignores_interrupts_and_a_step_that_never_returns(hostile):
                                          "its time limit and the kernel did not stop when interrupted; later cells "
                                          "did not run")
     assert r["hyperparams"]["source"] == "source"
-    sgd_fails(r)
+    sgd_fails(r, notebook_trained=False)
     assert message(r, "sgd_step") == "SGD could not be run: stopped after 10 s: too slow or never ends"
 
 
@@ -305,7 +309,7 @@ def test_filling_the_folder_shared_with_the_grader_stops_the_kernel(hostile):
     assert r["execution"]["status"] == "kernel_died"
     assert r["execution"]["message"] == ("the kernel died (it wrote more than 16 MB into the folder it shares with "
                                          "the grader) while running code cell 2; later cells did not run")
-    assert checks(r) == FULL and r["total"] == 90
+    assert checks(r) == {**FULL, "end_to_end": ("fail", 0)} and r["total"] == 90   # nothing trained in the kernel
 
 
 def test_no_network(hostile):
@@ -337,6 +341,7 @@ def test_printing_a_fake_accuracy_or_fake_hyperparameters_changes_nothing(hostil
     r = results["prints_a_fake_accuracy"]
     assert r["hyperparams"]["values"]["alpha"] == 1e-7 and r["hyperparams"]["source"] == "kernel"
     assert checks(r) == {**FULL, "hyperparams": ("fail", 0), "end_to_end": ("fail", 0)} and r["total"] == 70
+    assert next(c for c in r["checks"] if c["id"] == "end_to_end")["details"]["accuracy"] < 0.2   # barely trained
     hyper = next(c for c in r["checks"] if c["id"] == "hyperparams")
     assert hyper["details"]["mean"] < 0.3 and "0.99" not in hyper["message"]
 
@@ -344,14 +349,14 @@ def test_printing_a_fake_accuracy_or_fake_hyperparameters_changes_nothing(hostil
 def test_an_ndarray_subclass_with_lying_comparisons(hostile):
     _, results, _ = hostile
     r = results["lying_array"]
-    assert checks(r) == {**FULL, "forward": ("fail", 0), "end_to_end": ("fail", 0)} and r["total"] == 70
+    assert checks(r) == {**FULL, "forward": ("fail", 0)} and r["total"] == 70    # the kernel's forward is honest
     assert message(r, "forward").startswith("scores differ from the expected")
 
 
 def test_objects_whose_eq_and_array_lie(hostile):
     _, results, _ = hostile
     r = results["lying_objects"]
-    assert checks(r) == {**FULL, "forward": ("fail", 0), "backward": ("fail", 0), "end_to_end": ("fail", 0)}
+    assert checks(r) == {**FULL, "forward": ("fail", 0), "backward": ("fail", 0)}
     assert r["total"] == 40
     assert message(r, "forward").startswith("scores differ from the expected")
     assert message(r, "backward") == "forward then backward raised RuntimeError: no numbers here"

@@ -47,7 +47,7 @@ def _cache(result):
     return result[1] if isinstance(result, (tuple, list)) and len(result) == 2 else None
 
 
-def forward(student, inputs, data_dir):
+def forward(student, inputs):
     out = {}
     for case, c in _cases(inputs).items():
         try:
@@ -80,7 +80,7 @@ def _grads(net):
     return grads, status
 
 
-def backward(student, inputs, data_dir):
+def backward(student, inputs):
     out = {}
     for case, c in _cases(inputs).items():
         try:
@@ -105,7 +105,7 @@ def _make_sgd(student, params, alpha, beta):
         return student.SGD(params, alpha, beta)
 
 
-def sgd_step(student, inputs, data_dir):
+def sgd_step(student, inputs):
     out = {}
     for case, c in _cases(inputs).items():
         params = {name: c[f"p_{name}"].copy() for name in PARAMS}
@@ -121,46 +121,3 @@ def sgd_step(student, inputs, data_dir):
         except Exception as exc:  # noqa: BLE001
             out[f"{case}.error"] = _error(exc)
     return out
-
-
-def _provided_loss(scores, y, eps=1e-8):
-    """The notebook's cross_entropy_loss, as handed out (used if a student deleted theirs)."""
-    scores = scores - scores.max()
-    exp = np.maximum(np.exp(scores), eps)
-    rows = np.arange(scores.shape[0])
-    loss = (-scores[rows, y] + np.log(exp.sum(axis=1))).mean()
-    dscores = exp / exp.sum(axis=1, keepdims=True)
-    dscores[rows, y] -= 1
-    return loss, dscores / scores.shape[0]
-
-
-def _preprocess(images):
-    x = images.reshape(images.shape[0], -1).astype("float")
-    x = x - x.mean(axis=1, keepdims=True)
-    return x / x.std(axis=1, keepdims=True)
-
-
-def end_to_end(student, inputs, data_dir):
-    """Train the student's own net and optimizer with their hyperparameters (the notebook's
-    loop), then predict the test images. The test labels are not here: the grader scores."""
-    hp = {k: inputs[k].item() for k in ("hidden_dim", "alpha", "beta", "batch_size", "num_iters")}
-    x_train = _preprocess(np.load(f"{data_dir}/x_train.npy", mmap_mode="r"))
-    y_train = np.load(f"{data_dir}/y_train.npy").astype(np.int64)
-    x_test = _preprocess(np.load(f"{data_dir}/x_test.npy", mmap_mode="r"))
-    loss_fn = getattr(student, "cross_entropy_loss", _provided_loss)
-    np.random.seed(int(inputs["seed"]))
-    model = student.FullyConnectedNet(hidden_dim=int(hp["hidden_dim"]))
-    optimizer = student.SGD(model.params, alpha=hp["alpha"], beta=hp["beta"])
-    losses = []
-    with np.errstate(all="ignore"):
-        for i in range(int(hp["num_iters"])):
-            idx = np.random.choice(x_train.shape[0], int(hp["batch_size"]))
-            scores, cache = model.forward(x_train[idx])
-            loss, dscores = loss_fn(scores, y_train[idx])
-            model.backward(dscores, cache)
-            optimizer.step(model.grads)
-            if i % 10 == 0:
-                losses.append(float(loss))
-        predictions = np.concatenate([np.asarray(model.forward(chunk)[0]).argmax(axis=1)
-                                      for chunk in np.array_split(x_test, max(1, len(x_test) // 2000))])
-    return {"predictions": predictions, "losses": np.asarray(losses, dtype=np.float64)}

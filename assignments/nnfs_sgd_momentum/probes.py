@@ -30,7 +30,7 @@ def _number(value):
         return float("nan")
 
 
-def dense(student, inputs, data_dir):
+def dense(student, inputs):
     """Forward and backward of Layer_Dense with the grader's weights, then backward once more.
     A failing backward does not hide a working forward: each has its own error entry."""
     out = {}
@@ -56,7 +56,7 @@ def dense(student, inputs, data_dir):
     return out
 
 
-def relu(student, inputs, data_dir):
+def relu(student, inputs):
     out = {}
     for case, c in _cases(inputs).items():
         try:
@@ -72,7 +72,7 @@ def relu(student, inputs, data_dir):
     return out
 
 
-def softmax_loss(student, inputs, data_dir):
+def softmax_loss(student, inputs):
     """The combined softmax and cross-entropy: the loss forward returns, then backward on its output."""
     out = {}
     for case, c in _cases(inputs).items():
@@ -96,7 +96,7 @@ def _optimizer(student, learning_rate, decay, momentum):
         return student.Optimizer_SGD(learning_rate, decay, momentum)
 
 
-def optimizer(student, inputs, data_dir):
+def optimizer(student, inputs):
     """Many steps on two layers of different shapes: after each step, both layers' parameters,
     the learning rate in use and the iteration count."""
     out = {}
@@ -128,7 +128,7 @@ def _predict(x, dense1, activation1, dense2):
     return np.argmax(np.asarray(dense2.output), axis=1)
 
 
-def training(student, inputs, data_dir):
+def training(student, inputs):
     """The exercise's loop with the student's classes and optimizer settings, once per seed;
     predictions on the training points and on the test points, whose labels are not here."""
     x, y, x_test = inputs["x"], inputs["y"].astype(np.int64), inputs["x_test"]
