@@ -15,8 +15,10 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+from filelock import FileLock
 
 from .write import write_atomic
 
@@ -49,6 +51,20 @@ class Dataset:
             return {}
         return {"NNGRADER_CIFAR10_DIR": str(self.public_dir),
                 "NNGRADER_CIFAR10_HELD_OUT": str(min(self.n_test, self.n_train // 5))}
+
+    def derived(self, name: str, source: np.ndarray, transform: Callable[[np.ndarray], np.ndarray],
+                rows: int = 2048) -> np.ndarray:
+        """`transform` (which must treat rows independently) applied to `source`, computed once
+        block by block into a file next to the data set and memory-mapped read-only: every
+        worker shares its pages instead of holding its own copy, and no worker ever holds the
+        whole array plus its temporaries."""
+        path = self.hidden_dir.parent / "derived" / f"{name}.npy"
+        if not path.is_file():
+            path.parent.mkdir(exist_ok=True)
+            with FileLock(str(path) + ".lock"):     # two workers at once: one computes
+                if not path.is_file():
+                    _write_rows(path, source, transform, rows)
+        return np.load(path, mmap_mode="r")
 
     @property
     def readable(self) -> tuple[Path, ...]:
@@ -178,6 +194,22 @@ def _dataset(root: Path, source: str) -> Dataset:
     return Dataset(name=meta["name"], source=source, fingerprint=meta["fingerprint"],
                    n_train=meta["n_train"], n_test=meta["n_test"],
                    public_dir=root / "public", hidden_dir=root / "hidden")
+
+
+def _write_rows(path: Path, source: np.ndarray, transform, rows: int) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        first = transform(np.asarray(source[:1]))
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=first.dtype, shape=(len(source), *first.shape[1:]))
+        for start in range(0, len(source), rows):
+            out[start:start + rows] = transform(np.asarray(source[start:start + rows]))
+        out.flush()
+        del out
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _embedded_fingerprint() -> str:
