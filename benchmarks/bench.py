@@ -69,13 +69,60 @@ def make_submissions(folder: Path, n: int) -> dict[str, str]:
     return made
 
 
-def plain_nbclient(folder: Path, dataset) -> float:
-    """The baseline: each notebook executed alone, sequentially, stock nbclient, with the
-    grader's data hook (without it load_data() would try to download; it gives the same
-    images, already parsed) but tensorflow imported for real, as a plain kernel does."""
+PLAIN_SITE = """\
+# The baseline kernel's start-up hook: keras' own cifar10.load_data(), which parses the
+# cifar-10-batches-py files at every call, with only its download pointed at the local folder
+# (a .npz source is parsed with np.load instead). The training images are then split as the
+# grader's kernel splits them, so both run the notebooks on the same images.
+import importlib.abc, os, sys
+import numpy as np
+SOURCE, HELD_OUT = os.environ["BENCH_CIFAR10_SOURCE"], int(os.environ["BENCH_CIFAR10_HELD_OUT"])
+STOCK = None
+def load_data():
+    if os.path.isdir(SOURCE):
+        from keras.src.datasets import cifar10
+        cifar10.get_file = lambda *args, **kwargs: os.path.dirname(SOURCE)
+        (x, y), _ = STOCK()
+    else:
+        with np.load(SOURCE) as z:
+            x, y = z["x_train"], z["y_train"].reshape(-1, 1)
+    return (x[:-HELD_OUT], y[:-HELD_OUT]), (x[-HELD_OUT:], y[-HELD_OUT:])
+class Patch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name not in ("keras.src.datasets.cifar10", "keras.datasets.cifar10"):
+            return None
+        for finder in sys.meta_path:
+            spec = None if finder is self else finder.find_spec(name, path, target)
+            if spec is not None:
+                run = spec.loader.exec_module
+                def exec_module(module, run=run):
+                    global STOCK
+                    run(module)
+                    STOCK = STOCK or module.load_data
+                    module.load_data = load_data
+                spec.loader.exec_module = exec_module
+                return spec
+sys.meta_path.insert(0, Patch())
+"""
+
+
+def plain_nbclient(folder: Path, dataset, source: str, work: Path) -> float:
+    """The baseline: each notebook executed alone, sequentially, by stock nbclient in a plain
+    kernel (default threads, tensorflow imported for real, the data parsed by keras' own
+    loader from `source`)."""
     from nbclient import NotebookClient
-    from grader.execute import KERNEL_SITE
-    env = {**os.environ, "PYTHONPATH": str(KERNEL_SITE), **dataset.kernel_env(), "NNGRADER_DEFER_TENSORFLOW": "0"}
+    site = work / "plain-site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(PLAIN_SITE)
+    if Path(source).is_dir():   # keras reads <folder>/cifar-10-batches-py and expects 50,000 images
+        if dataset.n_train != 50000:
+            raise SystemExit("make bench: keras' own loader reads full-size batches folders only; use an .npz")
+        link = work / "plain-data" / "cifar-10-batches-py"
+        link.parent.mkdir()
+        link.symlink_to(Path(source).resolve())
+        source = str(link)
+    env = {**os.environ, "PYTHONPATH": str(site), "BENCH_CIFAR10_SOURCE": source,
+           "BENCH_CIFAR10_HELD_OUT": dataset.kernel_env()["NNGRADER_CIFAR10_HELD_OUT"]}
     started = time.monotonic()
     for path in sorted(folder.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
@@ -104,6 +151,15 @@ def _rerun_at_scale(work: Path, out: Path, subs: Path, args) -> dict:
     t0 = time.monotonic()
     cli.main(argv + (["--data", args.data] if args.data else []))
     return {"results": args.rerun_scale, "seconds": round(time.monotonic() - t0, 2)}
+
+
+def _source(data: str | None) -> str:
+    """The file or folder the plain kernel parses: what --data names, or the embedded subset."""
+    from grader import datasets
+    if data is None:
+        return str(datasets.EMBEDDED_SUBSET)
+    path = Path(data)
+    return str(path / "cifar-10-batches-py" if (path / "cifar-10-batches-py").is_dir() else path)
 
 
 def _mean(values) -> float:
@@ -150,7 +206,7 @@ def main() -> None:
     peak = {"worker": max(r["timing"].get("worker_peak_rss_mb", 0) for r in results),
             "kernel": max(e.get("kernel_peak_rss_mb") or 0 for e in ex)}
     rerun_scale = _rerun_at_scale(work, out, subs, args) if args.rerun_scale else None
-    baseline = plain_nbclient(subs, dataset)
+    baseline = plain_nbclient(subs, dataset, _source(args.data), work)
     figures = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
                "dataset": f"{dataset.name} ({dataset.n_train} training / {dataset.n_test} test images)",
                "submissions": args.n, "kinds": {k: list(kinds.values()).count(k) for k in sorted(set(kinds.values()))},

@@ -223,6 +223,17 @@ def test_the_others_in_the_batch_are_graded_right(hostile):
                                               "end_to_end": ("fail", 0)}
 
 
+def test_memory_stays_bounded_whatever_the_notebooks_do(hostile):
+    """Memory bombs, floods and a 50 MB notebook: kernels stay under the rubric's limit (3,000 MB
+    here), and the grader's workers stay within the 1 GB that the default -j allows each."""
+    _, results, _ = hostile
+    kernels = {s: r["execution"].get("kernel_peak_rss_mb") for s, r in results.items()}
+    assert all(mb is None or mb <= 3000 for mb in kernels.values()), kernels
+    assert 1000 < kernels["memory_bomb"] <= 3000     # it did try: the limit stopped it
+    workers = {s: r["timing"]["worker_peak_rss_mb"] for s, r in results.items()}
+    assert max(workers.values()) <= 1024, workers
+
+
 def test_sys_exit(hostile):
     _, results, _ = hostile
     r = results["sys_exit"]
