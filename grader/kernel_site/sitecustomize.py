@@ -5,7 +5,7 @@ older tf.keras layouts) returns the grader's data set instead of downloading: th
 training images split into a training part and a labelled held-out part that stands in for
 the test set. The real test labels are never in this process.
 
-It also defers tensorflow: `import tensorflow as tf` costs about 7 s and 500 MB, and a
+It also defers tensorflow: `import tensorflow as tf` costs 3 to 7 s and 500 MB, and a
 notebook that only calls `tf.keras.datasets.cifar10.load_data()` needs none of it. The module
 is created but its code runs only when the notebook touches anything else of it (or imports
 one of its submodules); from then on it is the real tensorflow, in the same module object.
@@ -126,7 +126,6 @@ class _DeferTensorflow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module):
         real = self._real
-        real.loader_state = None
         module.__spec__, module.__loader__ = real, real.loader
         module.__file__ = real.origin
         del module.__path__          # until it runs: a submodule import must run it first
