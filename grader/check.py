@@ -17,6 +17,15 @@ class Verdict:
     details: dict = field(default_factory=dict)  # for the TA: per-case errors, tracebacks, figures
 
 
+def by_case(flat: dict) -> dict[str, dict]:
+    """Probe inputs and outputs travel flat as "<case>.<name>" arrays; grouped by case here."""
+    grouped: dict[str, dict] = {}
+    for key, value in flat.items():
+        case, _, name = key.partition(".")
+        grouped.setdefault(case, {})[name] = value
+    return dict(sorted(grouped.items()))
+
+
 @dataclass
 class Hyperparams:
     values: dict[str, Any]      # name -> value in force after the marked cell

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from grader.check import FAIL, PASS, WARN, Verdict
+from grader.check import FAIL, PASS, WARN, Verdict, by_case
 from grader.numeric import numerical_gradient, rel_error, sample_indices, scaled_error, worst_index
 
 PARAMS = ("W1", "b1", "W2", "b2")
@@ -31,12 +31,6 @@ def _params(rng, hidden):
             "b2": 0.1 * rng.standard_normal(C)}
 
 
-def _cases(flat: dict) -> dict[str, dict]:
-    cases: dict[str, dict] = {}
-    for key, value in flat.items():
-        case, _, name = key.partition(".")
-        cases.setdefault(case, {})[name] = value
-    return dict(sorted(cases.items()))
 
 
 def _ref_net(ctx, params):
@@ -73,7 +67,7 @@ def inputs_forward(ctx) -> dict:
 def compare_forward(ctx, inputs, outcome) -> Verdict:
     if outcome.error:
         return _probe_failed("forward could not be run", outcome)
-    cases, outs = _cases(inputs), _cases(outcome.outputs)
+    cases, outs = by_case(inputs), by_case(outcome.outputs)
     errors = {k: o["error"].item() for k, o in outs.items() if "error" in o}
     if errors:
         return _raised("forward", errors)
@@ -169,7 +163,7 @@ def _reference_grads(ctx, case, rng, numeric_limit):
 def compare_backward(ctx, inputs, outcome) -> Verdict:
     if outcome.error:
         return _probe_failed("backward could not be run", outcome)
-    cases, outs = _cases(inputs), _cases(outcome.outputs)
+    cases, outs = by_case(inputs), by_case(outcome.outputs)
     errors = {k: o["error"].item() for k, o in outs.items() if "error" in o}
     if errors:
         return _raised("forward then backward", errors)
@@ -330,7 +324,7 @@ def compare_sgd_step(ctx, inputs, outcome) -> Verdict:
     if outcome.error:
         return _probe_failed("SGD could not be run", outcome)
     rtol = ctx.rubric.get("rtol", 1e-8)
-    cases, outs = _cases(inputs), _cases(outcome.outputs)
+    cases, outs = by_case(inputs), by_case(outcome.outputs)
     passed, problems, errors, details = 0, [], {}, {}
     for k, case in cases.items():
         o = outs.get(k, {})

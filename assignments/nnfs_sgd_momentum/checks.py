@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from grader.check import FAIL, PASS, Verdict
+from grader.check import FAIL, PASS, Verdict, by_case
 from grader.numeric import numerical_gradient, rel_error, sample_indices, worst_index
 
 DENSE_CASES = [(2, 5, 4), (4, 3, 6), (64, 3, 10)]        # (n_inputs, n_neurons, batch)
@@ -23,14 +23,6 @@ TRAIN_SEED, TEST_SEED = 0, 1  # nnfs.init() seeds numpy with 0; the test set is 
 
 
 # ---------------------------------------------------------------- shared helpers
-
-def _cases(flat: dict) -> dict[str, dict]:
-    cases: dict[str, dict] = {}
-    for key, value in flat.items():
-        case, _, name = key.partition(".")
-        cases.setdefault(case, {})[name] = value
-    return dict(sorted(cases.items()))
-
 
 def _first_line(text) -> str:
     return str(text).split("\n", 1)[0]
@@ -85,13 +77,13 @@ def _ref_dense(ctx, case):
 def compare_dense_forward(ctx, inputs, outcome) -> Verdict:
     if outcome.error:
         return _probe_failed("Layer_Dense could not be run", outcome)
-    outs = _cases(outcome.outputs)
+    outs = by_case(outcome.outputs)
     raised = _raised("Layer_Dense forward", outs, "forward_error")
     if raised:
         return raised
     rtol = ctx.rubric.get("rtol", 1e-7)
     worst = 0.0
-    for k, case in _cases(inputs).items():
+    for k, case in by_case(inputs).items():
         o, ref = outs[k], _ref_dense(ctx, case)
         if not np.array_equal(o["inputs_after"], case["inputs"]):
             return Verdict(FAIL, "forward changed its inputs in place; compute the output on a new array")
@@ -111,7 +103,7 @@ def compare_dense_backward(ctx, inputs, outcome) -> Verdict:
     """dweights, dbiases and dinputs, against the reference and against centered differences."""
     if outcome.error:
         return _probe_failed("Layer_Dense could not be run", outcome)
-    outs = _cases(outcome.outputs)
+    outs = by_case(outcome.outputs)
     raised = _raised("Layer_Dense forward", outs, "forward_error") or _raised("Layer_Dense backward", outs,
                                                                               "backward_error")
     if raised:
@@ -119,7 +111,7 @@ def compare_dense_backward(ctx, inputs, outcome) -> Verdict:
     rtol, numeric_rtol = ctx.rubric.get("rtol", 1e-7), ctx.rubric.get("numeric_rtol", 1e-6)
     rng = np.random.default_rng(ctx.seed + 1)
     problems: dict[str, str] = {}
-    for k, case in _cases(inputs).items():
+    for k, case in by_case(inputs).items():
         o, ref = outs[k], _ref_dense(ctx, case)
         numeric = _dense_numeric(ctx, case, rng)
         for name in ("dweights", "dbiases", "dinputs"):
@@ -197,12 +189,12 @@ def inputs_relu_backward(ctx) -> dict:
 def compare_relu_backward(ctx, inputs, outcome) -> Verdict:
     if outcome.error:
         return _probe_failed("Activation_ReLU could not be run", outcome)
-    outs = _cases(outcome.outputs)
+    outs = by_case(outcome.outputs)
     raised = _raised("Activation_ReLU forward or backward", outs)
     if raised:
         return raised
     note = ""
-    for k, case in _cases(inputs).items():
+    for k, case in by_case(inputs).items():
         o, x, dv = outs[k], case["inputs"], case["dvalues"]
         if not _matches(o["output"], np.maximum(0, x), 1e-12):
             return Verdict(FAIL, _wrong("forward's self.output", o["output"], np.maximum(0, x)))
@@ -242,13 +234,13 @@ def compare_softmax_ce_backward(ctx, inputs, outcome) -> Verdict:
     """The loss forward returns, and dinputs against the reference and centered differences of the loss."""
     if outcome.error:
         return _probe_failed("Activation_Softmax_Loss_CategoricalCrossentropy could not be run", outcome)
-    outs = _cases(outcome.outputs)
+    outs = by_case(outcome.outputs)
     raised = _raised("Activation_Softmax_Loss_CategoricalCrossentropy", outs)
     if raised:
         return raised
     rtol = ctx.rubric.get("rtol", 1e-7)
     loss_ok, grad_problem = True, ""
-    for k, case in _cases(inputs).items():
+    for k, case in by_case(inputs).items():
         o, x, y = outs[k], case["inputs"].astype(np.float64), case["y"].astype(np.int64)
         ref = ctx.reference.Activation_Softmax_Loss_CategoricalCrossentropy()
         expected_loss = ref.forward(x.copy(), y)
@@ -362,7 +354,7 @@ def compare_optimizer(ctx, inputs, outcome) -> Verdict:
     if outcome.error:
         return _probe_failed("Optimizer_SGD could not be run", outcome)
     rtol = ctx.rubric.get("rtol", 1e-9)
-    cases, outs = _cases(inputs), _cases(outcome.outputs)
+    cases, outs = by_case(inputs), by_case(outcome.outputs)
     errors, ran, details = {}, {}, {}
     for k, case in cases.items():
         label = ", ".join(f"{name}={float(case[name]):g}" for name in SETTINGS)
