@@ -33,6 +33,11 @@ from pathlib import Path
 from typing import Callable
 
 BWRAP, RLIMITS = "bwrap", "rlimits"
+# The interpreter by a path the sandbox can see: only the real folders of the Python
+# installation are mounted, so a venv reached through a symlink (a checkout under a linked
+# home, a worktree sharing a venv) must be started by its real folder. The file name stays,
+# so Python still finds the venv's pyvenv.cfg beside it.
+PYTHON = os.path.join(os.path.realpath(os.path.dirname(sys.executable)), os.path.basename(sys.executable))
 LAUNCHER = Path(__file__).with_name("sandbox_launch.py")
 PRIVATE = Path("/tmp")                  # inside bwrap: a private tmpfs, mounted before anything under it
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -80,7 +85,8 @@ class Sandbox:
                   "copy_ignore": list(view.copy_ignore), "uid": uid, "gid": uid,
                   "limits": {"memory": limits.memory_mb << 20, "cpu": limits.cpu_seconds,
                              "file_size": limits.file_size_mb << 20, "processes": limits.processes}}
-        launch = [sys.executable, "-I", str(LAUNCHER), json.dumps(config), *argv]
+        argv = [PYTHON if arg == sys.executable else arg for arg in argv[:1]] + argv[1:]
+        launch = [PYTHON, "-I", str(LAUNCHER), json.dumps(config), *argv]
         if self.mode == RLIMITS:
             return launch
         for folder in view.shared:
@@ -91,7 +97,7 @@ class Sandbox:
         """The whole environment of a student process: nothing of the grader's."""
         home, _, tmp = self.folders(scratch)
         env = {
-            "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
+            "PATH": os.path.dirname(PYTHON) + ":/usr/local/bin:/usr/bin:/bin",
             "HOME": str(home), "TMPDIR": str(tmp), "USER": "student", "LOGNAME": "student",
             "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
             "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(home / ".mpl"), "IPYTHONDIR": str(home / ".ipython"),
