@@ -73,9 +73,10 @@ def _time(path: Path) -> str:
 
 def discover(root: Path, roster: Path | None = None, unpack_to: Path | None = None) -> Intake:
     """The submissions under `root` (a folder, or a zip unpacked into `unpack_to`)."""
-    root = Path(root)
+    # absolute: a student's folder is mounted into the sandbox by its path, from another cwd
+    root = Path(root).absolute()
     if root.is_file() and zipfile.is_zipfile(root):
-        root = unpack(root, unpack_to or root.with_suffix(""))
+        root = unpack(root, Path(unpack_to or root.with_suffix("")).absolute())
     if not root.is_dir():
         raise SystemExit(f"{root}: not a folder of submissions or a zip of them")
     intake = Intake([])

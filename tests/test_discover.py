@@ -2,11 +2,25 @@
 import os
 import zipfile
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
 from grader.discover import discover
 
+
+def test_a_relative_path_gives_absolute_submissions(tmp_path, monkeypatch):
+    """A student's folder is mounted into the sandbox by its path, and the sandbox's working
+    folder is not the TA's: `make grade SUBMISSIONS=examples/moodle` must give absolute paths."""
+    (tmp_path / "subs" / "bob").mkdir(parents=True)
+    (tmp_path / "subs" / "bob" / "hw.ipynb").write_text("{}")
+    with zipfile.ZipFile(tmp_path / "subs.zip", "w") as z:
+        z.writestr("Amy Ng_7_assignsubmission_file/hw.ipynb", "{}")
+    monkeypatch.chdir(tmp_path)
+    folder = discover(Path("subs")).submissions[0]
+    zipped = discover(Path("subs.zip"), unpack_to=Path("out/.unpacked")).submissions[0]
+    for sub in (folder, zipped):
+        assert sub.path.is_absolute() and sub.folder.is_absolute() and sub.folder.is_dir()
 
 def test_files_and_per_student_folders(tmp_path):
     (tmp_path / "ann.ipynb").write_text("{}")
