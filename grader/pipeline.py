@@ -30,7 +30,7 @@ from typing import Callable
 
 import nbformat
 
-from . import __version__, assignment as assignments, datasets, execute, extract, memo, notebook, probe, report
+from . import __version__, assignment as assignments, datasets, execute, extract, imports, memo, notebook, probe, report
 from . import rubric as rubric_mod
 from . import sandbox
 from .check import ERROR, FAIL, Context, Hyperparams, Verdict
@@ -132,7 +132,9 @@ def grade_one(sub: Submission, job: Job, overrides: list[dict] | None = None) ->
         "checks": [{**r.to_json(), "requires": list(c.requires)} for r, c in zip(results, a.checks)],
         "late_input": {"marked": sub.late, "submitted_at": sub.submitted_at},
         "notebook": {"problem": loaded.problem, "note": "; ".join(x for x in (loaded.note, sub.note) if x)},
-        "execution": {**ran["execution"], "kept": bool(ran.get("kept"))},
+        "execution": {**ran["execution"], "kept": bool(ran.get("kept")),
+                      "missing_modules": imports.missing_modules(ran["execution"].get("errors", []),
+                                                                 a.kernel_packages)},
         "extraction": {"found": extraction.found, "sources": extraction.sources, "spelled": extraction.spelled,
                        "parse_problems": [p.__dict__ for p in extraction.problems]},
         "hyperparams": {"values": hp.values, "source": hp.source, "note": hp.note, "cell": hp.cell},
