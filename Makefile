@@ -2,6 +2,7 @@
 #            [FORCE=1] [SANDBOX=auto|bwrap|none] [SCHEDULER=tcp://host:8786]
 # make test        the test suite (sets up .venv from pyproject.toml on first use)
 # make bench       grade N generated submissions and compare with plain nbclient
+# make screenshots the README's pictures (docs/*.png), from the Canvas example, in headless Chromium
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ JOBS ?=
 N ?= 20
 SANDBOX ?= auto
 
-.PHONY: grade test bench setup clean
+.PHONY: grade test bench screenshots setup clean
 
 setup: $(VENV)/.installed
 
@@ -32,6 +33,9 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench.py --n $(N) $(if $(DATA),--data "$(DATA)") $(if $(JOBS),-j $(JOBS))
+
+screenshots: setup
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) grades bench-out
