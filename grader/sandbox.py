@@ -206,7 +206,7 @@ def _bwrap_args(limits: Limits, view: View, scratch: Path, uid: int | None) -> l
 def _bwrap_problem() -> str | None:
     """None if bwrap can run a sandboxed Python here, else why not."""
     if shutil.which("bwrap") is None:
-        return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+        return "bwrap is not installed"
     with tempfile.TemporaryDirectory(prefix="nngrader-check-") as tmp:
         box = Sandbox(BWRAP)
         argv = box.command([sys.executable, "-I", "-c", "import socket, sys; sys.exit(0)"],
@@ -233,7 +233,19 @@ def choose(requested: str) -> tuple[Sandbox, str | None]:
         return Sandbox(BWRAP), None
     if requested == "bwrap":
         raise SystemExit(f"--sandbox bwrap: {problem}")
-    return Sandbox(RLIMITS), f"WARNING: {problem}; falling back to rlimits only: {risks}. See SECURITY.md."
+    return Sandbox(RLIMITS), (f"WARNING: {problem}, so student code cannot be sandboxed.\n{_remedy(problem)}\n"
+                              f"  Grading now with resource limits only: {risks}. Every result records "
+                              f"\"isolation\": \"rlimits\". See SECURITY.md.")
+
+
+def _remedy(problem: str) -> str:
+    """What to do about a bwrap problem, told before the run falls back to rlimits."""
+    if problem == "bwrap is not installed":
+        return ("  Install bubblewrap, then run the same command again:\n"
+                "    sudo apt-get install bubblewrap    (Debian, Ubuntu)\n"
+                "    sudo dnf install bubblewrap        (Fedora)")
+    return ("  bwrap needs unprivileged user namespaces (or root): allow them on this machine (on Ubuntu 24.04,\n"
+            "  an AppArmor profile for bwrap), or grade in a container or VM that has them.")
 
 
 class FolderWatch:

@@ -142,6 +142,7 @@ def test_auto_falls_back_with_one_warning_and_bwrap_refuses(monkeypatch):
     try:
         box, warning = sandbox.choose("auto")
         assert box.mode == sandbox.RLIMITS and "bwrap is not installed" in warning and "SECURITY.md" in warning
+        assert "sudo apt-get install bubblewrap" in warning and "run the same command again" in warning
         with pytest.raises(SystemExit, match="--sandbox bwrap: bwrap is not installed"):
             sandbox.choose("bwrap")
         assert sandbox.choose("none")[0].mode == sandbox.RLIMITS
