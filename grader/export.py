@@ -10,6 +10,10 @@ default: the LMS then leaves their grade as it is).
   address, Grade, Maximum Grade, Feedback comments); the gradebook's CSV import takes it too.
 * blackboard.csv: Blackboard Grade Center upload: Last Name, First Name, Username,
   "<title> |<column id>", every field quoted.
+
+Every file is inert: a text cell that a spreadsheet would read as a formula (it begins with
+=, +, -, @, a tab or a carriage return: a student's file name, a roster's name or section)
+gets a leading apostrophe, the usual defence; numbers stay numbers, negative ones too.
 """
 from __future__ import annotations
 
@@ -40,9 +44,20 @@ def _rows(results: list[dict], missing: list[dict]) -> list[tuple[dict, dict | N
     return sorted(rows, key=lambda row: (row[0].get("name", "") or row[0]["student"]).lower())
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(cell):
+    """A cell as a spreadsheet may open it: text that could start a formula gets a leading "'"."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
+        return "'" + cell
+    return cell
+
+
 def _csv(rows: list[list], quote_all: bool = False) -> str:
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL).writerows(rows)
+    writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL)
+    writer.writerows([inert(cell) for cell in row] for row in rows)
     return buf.getvalue()
 
 
@@ -120,14 +135,16 @@ def blackboard(results: list[dict], missing: list[dict], title: str, settings: d
     return _csv(rows, quote_all=True)
 
 
+FILES = ("grades.csv", "canvas.csv", "moodle.csv", "blackboard.csv")
+
+
 def write_all(out: Path, results: list[dict], missing: list[dict], title: str, settings: dict) -> list[Path]:
     """Every export, from the results of a run; `settings` is the rubric's [export] table."""
     title = settings.get("title", title)
     max_total = max((r.get("max_total") or 0 for r in results), default=0)
-    files = {"grades.csv": generic(results, missing),
-             "canvas.csv": canvas(results, missing, title, max_total, settings),
-             "moodle.csv": moodle(results, missing, max_total, settings),
-             "blackboard.csv": blackboard(results, missing, title, settings)}
+    texts = (generic(results, missing), canvas(results, missing, title, max_total, settings),
+             moodle(results, missing, max_total, settings), blackboard(results, missing, title, settings))
+    files = dict(zip(FILES, texts))
     for name, text in files.items():
         write_atomic(out / name, text.encode("utf-8"))
     return [out / name for name in files]

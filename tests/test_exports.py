@@ -151,3 +151,21 @@ def test_a_diverging_loss_curve_is_drawn_on_a_log_scale():
     assert 'aria-label="training loss, log10: from 0.362 to 250"' in chart
     assert "log10" not in str(report.line_chart([2.3, 2.1, 1.9], "training loss"))
     assert str(report.line_chart([float("nan")], "training loss")) == ""
+
+
+@pytest.mark.parametrize("cell, written", [("=1+1", "'=1+1"), ("+1", "'+1"), ("-x", "'-x"), ("@x", "'@x"),
+                                           ("\tx", "'\tx"), ("\rx", "'\rx"), ("x=1", "x=1"), (-2.5, -2.5),
+                                           (0, 0), ("", "")])
+def test_a_cell_that_could_start_a_formula_is_made_text(cell, written):
+    assert export.inert(cell) == written
+
+
+def test_every_lms_file_is_inert_and_keeps_negative_numbers():
+    hostile = result("=1+1", {"name": "-Doe, @Jane", "lms": "canvas", "lms_id": "+5", "sis_id": "\t=x",
+                              "sis_login": "@login", "section": "=A", "email": "-a@b.c"}, -2.5,
+                     {"forward": ("fail", -2.5)})
+    for text in (export.generic([hostile], MISSING), export.canvas([hostile], MISSING, "=T", 90, {}),
+                 export.moodle([hostile], MISSING, 90, {}), export.blackboard([hostile], MISSING, "=T", {})):
+        cells = [c for row in parse(text) for c in row]
+        assert {c for c in cells if c[:1] in "=+-@\t\r" and c} == {"-2.5"}
+        assert "-2.5" in cells and any(c.startswith("'") for c in cells)
