@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__, assignment, datasets, export, notebook, overrides, report, sandbox
-from .discover import discover
+from .discover import discover, folder_name
 from .pipeline import Job, cores, default_jobs, grade_batch
 from .write import write_atomic
 
@@ -21,21 +21,34 @@ SHORT = {"pass": "ok", "pass_with_warning": "warn", "fail": "FAIL", "error": "ER
 RUN_FILE = "run.json"   # in OUT: how it was graded, for `regrade`
 
 
+def _shown(text: str) -> str:
+    """Student text (ids, file names) as the terminal may print it: control characters (escape
+    sequences that would move the cursor or retitle the window) spelled out."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def _progress(done: int, total: int, result: dict, cached: bool) -> None:
     checks = " ".join(f"{c['id']}:{SHORT.get(c['status'], c['status'])}" for c in result.get("checks", []))
     took = "cached" if cached else f"{result.get('timing', {}).get('total', 0):.1f} s"
     width = len(str(total))
-    print(f"[{done:>{width}}/{total}] {result['student']:<24} {result.get('total', 0):>6}/{result.get('max_total') or '?':<5}"
-          f" {checks}  ({took})" + ("  GRADER ERROR" if result.get("grader_error") else ""), flush=True)
+    print(f"[{done:>{width}}/{total}] {_shown(result['student']):<24} {result.get('total', 0):>6}/"
+          f"{result.get('max_total') or '?':<5} {checks}  ({took})"
+          + ("  GRADER ERROR" if result.get("grader_error") else ""), flush=True)
 
 
 def _detect(subs) -> str:
-    """The assignment of a batch, from its notebooks' code, when --assignment is not given."""
+    """The assignment of a batch, from its notebooks' code, when --assignment is not given. A file
+    that cannot be read (whatever goes wrong: RecursionError, MemoryError, ...) matches nothing;
+    grading it says why."""
     sources = []
     for sub in subs:
-        loaded = notebook.load_file(sub.path, max_mb=100)
-        if loaded.notebook is not None:
-            sources.append("\n".join(c.get("source", "") for c in loaded.notebook.cells if c.get("cell_type") == "code"))
+        try:
+            loaded = notebook.load_file(sub.path, max_mb=100)
+            if loaded.notebook is not None:
+                sources.append("\n".join(str(c.get("source", "")) for c in loaded.notebook.cells
+                                         if c.get("cell_type") == "code"))
+        except Exception:  # noqa: BLE001 - one file never stops the batch
+            continue
     found, why = assignment.detect(sources)
     if found is None:
         raise SystemExit(f"cannot tell which assignment these notebooks are ({why}): pass --assignment "
@@ -47,6 +60,7 @@ def _detect(subs) -> str:
 def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: bool = False) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    _clear_the_way(out, (RUN_FILE, "index.html", *export.FILES))
     source = Path(args.submissions)
     intake = discover(source, Path(args.roster) if args.roster else None, out / ".unpacked" / source.stem)
     subs = intake.submissions
@@ -73,11 +87,15 @@ def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: boo
     if not getattr(args, "scheduler", None):
         print(f"  {jobs} worker(s): {why}", flush=True)
     for path, why in intake.skipped:
-        print(f"  skipped: {path.name}: {why}", flush=True)
+        print(f"  skipped: {_shown(path.name)}: {_shown(why)}", flush=True)
     for student in intake.unmatched:
-        print(f"  not on the roster: {student}", flush=True)
+        print(f"  not on the roster: {_shown(student)}", flush=True)
     for person in intake.missing:
-        print(f"  no submission: {person.get('name', '')} ({person.get('lms_id') or person.get('email', '')})", flush=True)
+        print(f"  no submission: {_shown(person.get('name', ''))} "
+              f"({_shown(person.get('lms_id') or person.get('email', ''))})", flush=True)
+    if isinstance(force, set):
+        for name in sorted(force - {s.student for s in subs} - {folder_name(s.student) for s in subs}):
+            print(f"  --student {_shown(name)}: no such student in {source}", file=sys.stderr, flush=True)
     corrections, problems = overrides.load(out / "overrides.toml", {s.student for s in subs}, {c.id for c in a.checks})
     for problem in problems:
         print(f"  {problem}", file=sys.stderr, flush=True)
@@ -95,6 +113,18 @@ def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: boo
           + ", ".join(p.name for p in exports) + (f"; {errors} grader error(s): see the reports" if errors else ""),
           flush=True)
     return 1 if errors else 0
+
+
+def _clear_the_way(out: Path, names: tuple[str, ...]) -> None:
+    """A folder where the grader writes a file (a student named `index.html`, graded by a grader
+    before students got folders of their own) is moved aside, not deleted: the run goes on."""
+    for name in names:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            aside = out / f".{name}.moved-aside-{time.strftime('%Y%m%dT%H%M%S')}"
+            path.rename(aside)
+            print(f"  {path} was a folder, in the way of the grader's {name}: moved to {aside.name}",
+                  file=sys.stderr, flush=True)
 
 
 def regrade(args: argparse.Namespace) -> int:
