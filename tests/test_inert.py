@@ -87,26 +87,40 @@ INJECTED = ('<script>document.body.setAttribute("data-pwned", "script")</script>
             '<svg onload="document.body.setAttribute(\'data-pwned\', \'svg\')"></svg>')
 
 
-def _dom(url: str, profile: Path) -> str:
+def _browse(url: str, profile: Path) -> tuple[str, str]:
+    """The page's DOM after its scripts ran, and the browser's console (CSP violations are logged there)."""
     flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}"]
-    return subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+             "--enable-logging=stderr", "--v=0"]
+    run = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    return run.stdout, run.stderr
+
+
+VIOLATION = "violates the following Content Security Policy"
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
 def test_the_policy_blocks_injected_script_and_the_dashboard_still_sorts(tmp_path):
     """As if escaping had let a student's markup through: the policy is the second wall."""
-    report.write_index(tmp_path, [result("ann", 90), result("bob", 30)], {"assignment": "x", "isolation": "bwrap"})
+    ann = {**result("ann", 90), "assignment": "x"}
+    ann["checks"][0]["details"] = {"losses": [2.3, 1.1, 0.6, 0.4]}            # a chart: inline SVG
+    report.write_student(tmp_path / "ann", ann, feedback=True)
+    report.write_index(tmp_path, [ann, result("bob", 30)], {"assignment": "x", "isolation": "bwrap"})
+    for page in ("ann/report.html", "ann/feedback.html"):                     # their own style and SVG only
+        dom, console = _browse((tmp_path / page).as_uri(), tmp_path / "profile")
+        assert "<svg" in dom and VIOLATION not in console, page
     html = (tmp_path / "index.html").read_text()
+    dom, console = _browse((tmp_path / "index.html").as_uri() + "#sort=total", tmp_path / "profile")
+    assert VIOLATION not in console
     (tmp_path / "index.html").write_text(html.replace("<h2>Students</h2>", "<h2>Students</h2>" + INJECTED))
-    dom = _dom((tmp_path / "index.html").as_uri() + "#sort=total", tmp_path / "profile")
+    dom, console = _browse((tmp_path / "index.html").as_uri() + "#sort=total", tmp_path / "profile")
     assert 'data-sorted="total"' in dom                                  # the dashboard's own script ran
     assert re.findall(r'<tr data-student="(\w+)"', dom) == ["bob", "ann"]
-    assert not re.search(r"<body[^>]*data-pwned", dom)
+    assert not re.search(r"<body[^>]*data-pwned", dom) and VIOLATION in console
     # the same page without its policy runs the injected code: the check above can fail
     bare = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", (tmp_path / "index.html").read_text())
     (tmp_path / "bare.html").write_text(bare)
-    assert re.search(r"<body[^>]*data-pwned", _dom((tmp_path / "bare.html").as_uri(), tmp_path / "profile"))
+    assert re.search(r"<body[^>]*data-pwned", _browse((tmp_path / "bare.html").as_uri(), tmp_path / "profile")[0])
 
 
 def _cells(text: str) -> list[str]:
