@@ -1,4 +1,4 @@
-# make grade SUBMISSIONS=dir|zip [OUT=grades] [ROSTER=csv] [FEEDBACK=1] [DATA=dir|keras] [JOBS=n] [ASSIGNMENT=id]
+# make grade SUBMISSIONS=dir|zip [OUT=grades] [ROSTER=csv] [CANVAS_COLUMN=title|id] [FEEDBACK=1] [DATA=dir|keras] [JOBS=n] [ASSIGNMENT=id]
 #            [FORCE=1] [SANDBOX=auto|bwrap|none] [SCHEDULER=tcp://host:8786]
 # make test        the test suite (sets up .venv from pyproject.toml on first use)
 # make bench       grade N generated submissions and compare with plain nbclient
@@ -26,7 +26,7 @@ grade: setup
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-or-zip [OUT=grades] [ROSTER=csv] [FEEDBACK=1] [DATA=...] [JOBS=n]"; exit 2; }
 	$(BIN)/python -m grader grade "$(SUBMISSIONS)" $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) --out "$(OUT)" $(if $(JOBS),-j $(JOBS)) \
 		--sandbox $(SANDBOX) $(if $(DATA),--data "$(DATA)") $(if $(FORCE),--force) \
-		$(if $(ROSTER),--roster "$(ROSTER)") $(if $(FEEDBACK),--feedback) $(if $(SCHEDULER),--scheduler "$(SCHEDULER)")
+		$(if $(ROSTER),--roster "$(ROSTER)") $(if $(CANVAS_COLUMN),--canvas-column "$(CANVAS_COLUMN)") $(if $(FEEDBACK),--feedback) $(if $(SCHEDULER),--scheduler "$(SCHEDULER)")
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, assignment, datasets, export, notebook, overrides, report, sandbox
+from . import __version__, assignment, datasets, export, notebook, overrides, report, roster, sandbox
 from .discover import discover, folder_name
 from .pipeline import Job, cores, default_jobs, grade_batch
 from .write import write_atomic
@@ -80,7 +80,8 @@ def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: boo
         "submissions": str(source.resolve()), "assignment": assignment_id,
         "rubric": str(rubric_path.resolve()) if rubric_path else None, "data": args.data, "sandbox": args.sandbox,
         "roster": str(Path(args.roster).resolve()) if args.roster else None, "jobs": args.jobs,
-        "feedback": bool(args.feedback), "scheduler": getattr(args, "scheduler", None)}, indent=1))
+        "feedback": bool(args.feedback), "scheduler": getattr(args, "scheduler", None),
+        "canvas_column": getattr(args, "canvas_column", None)}, indent=1))
     on = f" on {ds.name} ({ds.n_train} training / {ds.n_test} test images)" if ds.public_dir else ""
     where = f"on the cluster at {args.scheduler}" if getattr(args, "scheduler", None) else f"with {jobs} worker(s)"
     print(f"grading {len(subs)} submission(s) of {assignment_id}{on} {where}, sandbox {box.mode} -> {out}", flush=True)
@@ -93,6 +94,7 @@ def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: boo
     for person in intake.missing:
         print(f"  no submission: {_shown(person.get('name', ''))} "
               f"({_shown(person.get('lms_id') or person.get('email', ''))})", flush=True)
+    settings = _export_settings(a, args, intake)
     if isinstance(force, set):
         for name in sorted(force - {s.student for s in subs} - {folder_name(s.student) for s in subs}):
             print(f"  --student {_shown(name)}: no such student in {source}", file=sys.stderr, flush=True)
@@ -107,12 +109,27 @@ def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: boo
             "skipped": [{"file": str(p), "why": why} for p, why in intake.skipped],
             "unmatched": intake.unmatched, "missing": intake.missing, "override_problems": problems}
     report.write_index(out, results, meta)
-    exports = export.write_all(out, results, intake.missing, a.title, a.rubric.get("export", {}))
+    exports = export.write_all(out, results, intake.missing, a.title, settings)
     errors = sum(1 for r in results if r.get("grader_error"))
     print(f"done in {time.monotonic() - started:.1f} s: {out / 'index.html'}, "
           + ", ".join(p.name for p in exports) + (f"; {errors} grader error(s): see the reports" if errors else ""),
           flush=True)
     return 1 if errors else 0
+
+
+def _export_settings(a, args: argparse.Namespace, intake) -> dict:
+    """The rubric's [export], with the Canvas assignment id taken from a Canvas gradebook export
+    given as the roster when the rubric does not set it; said, or warned about, once."""
+    settings = dict(a.rubric.get("export", {}))
+    wanted = getattr(args, "canvas_column", None)
+    if settings.get("canvas_assignment_id") and not wanted:
+        return settings
+    columns = roster.gradebook_columns(Path(args.roster)) if args.roster else []
+    if not (wanted or columns or "canvas" in intake.kinds):
+        return settings   # nothing says this course is on Canvas: no warning about its column
+    found, said = export.canvas_column(columns, settings.get("title", a.title), wanted)
+    print(f"  {_shown(said)}", file=sys.stderr if found is None else sys.stdout, flush=True)
+    return {**settings, "canvas_assignment_id": found} if found else settings
 
 
 def _clear_the_way(out: Path, names: tuple[str, ...]) -> None:
@@ -151,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--out", default="grades")
     g.add_argument("--rubric", default=None, help="a rubric file other than the assignment's own")
     g.add_argument("--roster", default=None, help="a CSV of the class (Canvas or Moodle export, or id,name,email,...)")
+    g.add_argument("--canvas-column", default=None, metavar="TITLE_OR_ID",
+                   help="the gradebook column canvas.csv fills (default: the one of a Canvas gradebook export given "
+                        "as --roster titled as the rubric's title, else the rubric's canvas_assignment_id)")
     g.add_argument("-j", "--jobs", type=int, default=None,
                    help="submissions graded at once (default: one per core, as far as memory allows)")
     g.add_argument("--force", action="store_true", help="regrade everything, executing every notebook again")

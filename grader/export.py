@@ -138,6 +138,32 @@ def blackboard(results: list[dict], missing: list[dict], title: str, settings: d
 FILES = ("grades.csv", "canvas.csv", "moodle.csv", "blackboard.csv")
 
 
+def canvas_column(columns: list[tuple[str, str]], title: str, wanted: str | None) -> tuple[str | None, str]:
+    """The Canvas assignment id that canvas.csv fills, from the gradebook export's columns: the one
+    `wanted` names (its title, its id, or "title (id)"), else the one titled as the rubric's title.
+    Without an id Canvas creates a new column on import instead of filling the assignment's, so
+    every way of not finding one says so, and how to fix it."""
+    def same(a: str, b: str) -> bool:
+        return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+    if wanted and wanted.strip().isdigit() and not columns:
+        return wanted.strip(), f"canvas.csv fills the Canvas assignment {wanted.strip()}, as --canvas-column says"
+    if wanted:
+        found = [(t, i) for t, i in columns if wanted.strip() in (i, f"{t} ({i})") or same(t, wanted)]
+    else:
+        found = [(t, i) for t, i in columns if same(t, title)]
+    if len(found) == 1:
+        return found[0][1], f"canvas.csv fills the gradebook's column '{found[0][0]} ({found[0][1]})'"
+    fix = ("set canvas_assignment_id in the rubric's [export], or pass --canvas-column with the column's "
+           "title or id (the number in brackets in the gradebook export's header)")
+    if len(found) > 1:
+        names = ", ".join(f"'{t} ({i})'" for t, i in found)
+        return None, f"WARNING: several gradebook columns match ({names}): {fix}"
+    asked = f"'{wanted}'" if wanted else f"the title '{title}'"
+    return None, (f"WARNING: canvas.csv has no Canvas assignment id: no gradebook column matches {asked}. Canvas "
+                  f"will then create a new column '{title}' instead of filling the assignment's: {fix}")
+
+
 def write_all(out: Path, results: list[dict], missing: list[dict], title: str, settings: dict) -> list[Path]:
     """Every export, from the results of a run; `settings` is the rubric's [export] table."""
     title = settings.get("title", title)

@@ -58,4 +58,5 @@ def test_the_readme_commands_grade_the_examples(clone):
     assert totals(outs["examples/moodle"]) == {"301": 90, "302": 48}
     with open(outs["examples/canvas/submissions.zip"] / "canvas.csv", newline="") as f:
         rows = list(csv.reader(f))
+    assert rows[0][-1].endswith("(5566)")      # the column of the gradebook export given as the roster
     assert {row[0]: row[-1] for row in rows[2:]} == {"Lee, Ann": "90.0", "Park, Kim": "48.0", "Ng, Amy": ""}
