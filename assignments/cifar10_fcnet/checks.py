@@ -188,10 +188,13 @@ def _grad_scales(ctx, case) -> dict[str, np.ndarray]:
 
 def _kink_allowance(case, precision, units) -> dict[str, np.ndarray]:
     """A hidden unit whose pre-activation is within rounding (at `precision`, float32 at least) of
-    the ReLU's kink may be on or off: its share of W1's and b1's gradient may go either way."""
+    the ReLU's kink may be on or off: its share of W1's and b1's gradient may go either way. The
+    rounding of a long sum adds up like a random walk: units roundoffs of the terms' root sum of
+    squares (the worst case, |x| @ |W1|, would call a third of the units ambiguous in float16)."""
     x, dscores, p = case["x"], case["dscores"], case
     z1 = x @ p["W1"] + p["b1"]
-    ambiguous = np.abs(z1) <= units * max(eps(precision), eps(FLOAT32)) * (np.abs(x) @ np.abs(p["W1"]) + np.abs(p["b1"]))
+    spread = np.sqrt(x ** 2 @ p["W1"] ** 2 + p["b1"] ** 2)
+    ambiguous = np.abs(z1) <= units * max(eps(precision), eps(FLOAT32)) * spread
     share = np.abs(dscores @ p["W2"].T) * ambiguous
     zero = {k: np.zeros_like(p[k]) for k in ("W2", "b2")}
     return {"W1": np.abs(x).T @ share, "b1": share.sum(axis=0), **zero}
