@@ -8,7 +8,7 @@ few roundoffs of the terms' magnitude. A real mistake changes entries by a sizea
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 import numpy as np
@@ -24,7 +24,7 @@ class Comparison:
     error: float              # |got - expected| relative to the terms' magnitude, at `where`
     where: tuple[int, ...]    # the entry furthest beyond what rounding explains
     precision: np.dtype       # the precision the answer was judged at
-    inferred: bool = False    # float64 arrays whose values have float32 accuracy only
+    inferred: bool = False    # judged at another precision than its arrays showed (from their values)
 
 
 def precision_of(*arrays) -> np.dtype:
@@ -49,18 +49,23 @@ def magnitude(f: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
 
 def compare(got, expected, precision=None, term_scale=None, units: float = UNITS, allowance=0.0,
             infer_float32: bool = True) -> Comparison:
-    """`got` against the float64 `expected`, at `precision` (by default the dtype of `got`).
-    An entry may differ by `units` roundoffs of its terms' magnitude `term_scale` (by default the
-    array's scale, max |expected|) plus `allowance` (absolute: the error of `expected` itself, or
-    what may go either way). A float64 answer that fails but holds at float32 accuracy was computed
-    in float32 somewhere (a cast on the way): judged so, and `inferred` says it."""
-    precision = precision_of(got) if precision is None else np.dtype(precision)
-    result = _compare(got, expected, precision, term_scale, units, allowance)
-    if not result.ok and infer_float32 and eps(precision) < eps(FLOAT32):
-        at32 = _compare(got, expected, FLOAT32, term_scale, units, allowance)
-        if at32.ok:
-            return Comparison(True, at32.error, at32.where, FLOAT32, inferred=True)
-    return result
+    """`got` against the float64 `expected`, at the precision the student's code used (by default
+    the dtype of `got`). An entry may differ by `units` roundoffs of its terms' magnitude
+    `term_scale` (by default the array's scale, max |expected|) plus `allowance` (absolute: the
+    error of `expected` itself, or what may go either way).
+    The finest precision that holds is the one reported: a float16 array found next to a float64
+    answer does not make a float64-accurate answer a float16 one. A float64 answer that holds at
+    float32 accuracy only was computed in float32 somewhere (a cast on the way): judged so, and
+    `inferred` says it. A failure is reported at the precision used."""
+    used = precision_of(got) if precision is None else np.dtype(precision)
+    ladder = {used, FLOAT64} | ({FLOAT32} if infer_float32 or eps(used) >= eps(FLOAT32) else set())
+    failed = None
+    for precision in sorted(ladder, key=eps):
+        result = _compare(got, expected, precision, term_scale, units, allowance)
+        if result.ok:
+            return replace(result, inferred=precision != used and eps(precision) > eps(FLOAT64))
+        failed = result if precision == used else failed
+    return failed
 
 
 def _compare(got, expected, precision, term_scale, units, allowance) -> Comparison:

@@ -48,6 +48,20 @@ def test_a_float64_answer_is_held_at_float64_unless_its_values_have_float32_accu
     assert not compare(a @ b + 1e-5 * scale, a @ b, None, scale).ok   # beyond float32 too: a mistake
 
 
+def test_an_answer_is_reported_at_the_finest_precision_it_holds_down_to_the_one_used():
+    """A float16 array next to a float64-accurate answer (say, a float16 mask) costs nothing;
+    float16 values are judged at float16 accuracy, and nothing coarser."""
+    rng = np.random.default_rng(13)
+    a, b = rng.standard_normal((6, 40)), rng.standard_normal((40, 5))
+    scale = magnitude(lambda p, q: p @ q, a, b)
+    c = compare(a @ b, a @ b, np.float16, scale)
+    assert c.ok and c.precision == np.float64 and not c.inferred
+    half = a.astype(np.float16) @ b.astype(np.float16)
+    c = compare(half, a @ b, None, scale)
+    assert c.ok and c.precision == np.float16 and not c.inferred
+    assert not compare(half + 0.1 * scale, a @ b, None, scale).ok
+
+
 def test_nan_and_shape_mismatch_never_pass():
     assert not compare(np.array([1.0, np.nan]), np.array([1.0, 2.0])).ok
     assert not compare(np.ones((2, 3)), np.ones((3, 2))).ok
