@@ -5,6 +5,7 @@ is visible here.
 
 Inputs and outputs are flat dicts; a key "c3.W1" is entry W1 of case 3.
 """
+import itertools
 import traceback
 
 import numpy as np
@@ -33,30 +34,25 @@ def _floats(value):
 
 def _precision(*objects, depth=3):
     """A 0-d array of the least precise floating dtype found in objects, their items and
-    attributes (a float32 cache or momentum makes a float64 result float32-accurate)."""
-    found = [np.dtype(np.float64)]
-
-    def visit(obj, depth):
+    attributes, nearest first (a float32 cache or momentum makes a float64 result float32-accurate)."""
+    found, queue = [np.dtype(np.float64)], [(obj, depth) for obj in objects]
+    for obj, left in queue:   # breadth first, 100 items of each container, 5000 objects at most
         if isinstance(obj, (np.ndarray, np.generic)):
             if obj.dtype.kind == "f":
                 found.append(obj.dtype)
-            return
-        if depth == 0:
-            return
+            continue
+        if left == 0 or len(queue) >= 5000:
+            continue
         try:
             if isinstance(obj, dict):
-                items = list(obj.values())
+                items = obj.values()
             elif isinstance(obj, (list, tuple)):
-                items = list(obj)
+                items = obj
             else:
-                items = [] if isinstance(obj, type) else list(vars(obj).values())
+                items = () if isinstance(obj, type) else vars(obj).values()
+            queue.extend((item, left - 1) for item in itertools.islice(items, 100))
         except Exception:  # noqa: BLE001 - no attributes to look at
-            return
-        for item in items[:200]:
-            visit(item, depth - 1)
-
-    for obj in objects:
-        visit(obj, depth)
+            continue
     return np.zeros((), max(found, key=lambda d: np.finfo(d).eps))
 
 
