@@ -97,6 +97,9 @@ def grade(upload: Path, assignment_id: str, data: str | None, sandbox_mode: str,
           keep: tuple[str, ...]) -> Graded | Upload:
     """Grade the one notebook under `upload` as the platform's root user; an Upload (with its
     problem) when there is no single notebook to grade."""
+    found = find_notebook(upload)
+    if found.notebook is None:   # nothing of the student's will run
+        return found
     if os.getuid() == 0:
         os.umask(0o077)   # what the grader writes from here on (results, memo, temporary files) is its own
     box, warning = sandbox.choose(sandbox_mode)
@@ -112,9 +115,6 @@ def grade(upload: Path, assignment_id: str, data: str | None, sandbox_mode: str,
             raise SetupError("student code would run as root, because its unprivileged uid cannot read "
                              f"{', '.join(map(str, blockers))}: install Python and its packages where every "
                              "user can read them (setup.sh does), or run where bubblewrap works")
-    found = find_notebook(upload)
-    if found.notebook is None:
-        return found
     print(f"grading {found.notebook} as {a.id}, sandbox {box.mode}", flush=True)
     out = Path(tempfile.mkdtemp(prefix="nngrader-out-"))   # 0700: the uid never sees the result
     try:

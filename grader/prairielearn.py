@@ -14,6 +14,7 @@ import argparse
 import base64
 import io
 import json
+import math
 import traceback
 from pathlib import Path
 
@@ -31,13 +32,14 @@ def loss_image(losses: list, label: str) -> dict | None:
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    ylabel = "loss"
+    if min(values) > 0 and max(values) / min(values) > 1000:   # diverging: a log scale keeps its start visible
+        values, ylabel = [math.log10(v) for v in values], "loss, log10"
     fig = Figure(figsize=(5, 2.4), dpi=80)
     ax = fig.add_subplot()
     ax.plot(values, color="#36c")
-    if min(values) > 0 and max(values) / min(values) > 1000:   # diverging: a log scale keeps its start visible
-        ax.set_yscale("log")
     ax.set_xlabel("recorded step")
-    ax.set_ylabel("loss")
+    ax.set_ylabel(ylabel)
     fig.tight_layout()
     png = io.BytesIO()
     fig.savefig(png, format="png")
