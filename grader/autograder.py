@@ -10,6 +10,7 @@ the engine (`pipeline.grade_one`, as a batch grades) and hand back what the stud
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from . import assignment as assignments, datasets, execute, pipeline, report, sandbox
 from .discover import Submission
+from .write import write_atomic
 
 SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")   # Gradescope's
@@ -59,13 +61,17 @@ def find_notebook(folder: Path) -> Upload:
                         ".ipynb file, the one to grade.")
 
 
-def lock_down(root: Path, keep: tuple[str, ...], source: Path, cache: Path, public: Path | None) -> None:
-    """As root, before any student code runs: nothing of the platform's folder `root` but `keep`
-    (the upload) stays open to other users, nor anything of the grader's `source` tree or data
-    `cache`, except the way to what student processes must read: the kernel's start-up hook and
-    the data set's public part. Folders on the way are made enterable, not listable (0711)."""
+def lock_down(root: Path, upload: str, results: str, source: Path, cache: Path, public: Path | None) -> None:
+    """As root, before any student code runs: nothing of the platform's folder `root` but the
+    upload stays open to other users (the results folder only to read: the platform may read it
+    as another user; results are written once student code is gone), nor anything of the
+    grader's `source` tree or data `cache`, except the way to what student processes must read:
+    the kernel's start-up hook and the data set's public part. Folders on the way are made
+    enterable, not listable (0711)."""
     for entry in root.iterdir():
-        if entry.name not in keep and not entry.is_symlink():
+        if entry.name == results and entry.is_dir() and not entry.is_symlink():
+            entry.chmod(0o755)
+        elif entry.name != upload and not entry.is_symlink():
             entry.chmod(stat.S_IMODE(entry.stat().st_mode) & 0o700)
     for tree in (source, cache):
         _close_tree(tree)
@@ -93,11 +99,13 @@ def _open_path(target: Path, top: Path) -> None:
             os.chmod(os.path.join(folder, name), 0o644)
 
 
-def grade(upload: Path, assignment_id: str, data: str | None, sandbox_mode: str, root: Path,
-          keep: tuple[str, ...]) -> Graded | Upload:
-    """Grade the one notebook under `upload` as the platform's root user; an Upload (with its
-    problem) when there is no single notebook to grade."""
-    found = find_notebook(upload)
+def grade(root: Path, upload: str, results: str, assignment_id: str, data: str | None,
+          sandbox_mode: str) -> Graded | Upload:
+    """Grade the one notebook under the platform's folder `root`/`upload`, as its root user; an
+    Upload (with its problem) when there is no single notebook to grade. The caller writes the
+    results into `root`/`results` (with `write_results`) once this returns."""
+    upload_dir = root / upload
+    found = find_notebook(upload_dir)
     if found.notebook is None:   # nothing of the student's will run
         return found
     if os.getuid() == 0:
@@ -109,7 +117,7 @@ def grade(upload: Path, assignment_id: str, data: str | None, sandbox_mode: str,
     ds = datasets.for_assignment(a.dataset_kind, data)
     # under bwrap none of this is in the sandbox's view; without it, file permissions are all there is
     if os.getuid() == 0 and box.mode == sandbox.RLIMITS:
-        lock_down(root, keep, assignments.REPO, datasets.cache_root(), ds.public_dir)
+        lock_down(root, upload, results, assignments.REPO, datasets.cache_root(), ds.public_dir)
         blockers = sandbox.rlimits_uid_blockers([execute.KERNEL_SITE, *ds.readable])
         if blockers:
             raise SetupError("student code would run as root, because its unprivileged uid cannot read "
@@ -119,10 +127,19 @@ def grade(upload: Path, assignment_id: str, data: str | None, sandbox_mode: str,
     out = Path(tempfile.mkdtemp(prefix="nngrader-out-"))   # 0700: the uid never sees the result
     try:
         job = pipeline.Job(a.id, None, data, out, datasets.cache_root(), pipeline.cores(), box)
-        result = pipeline.grade_one(Submission("submission", found.notebook, upload), job)
+        result = pipeline.grade_one(Submission("submission", found.notebook, upload_dir), job)
     finally:
+        sandbox.end_leftovers()
         shutil.rmtree(out, ignore_errors=True)
     return Graded(report.student_view(result), a)
+
+
+def write_results(path: Path, results: dict) -> None:
+    """The platform's results file, readable by the platform whichever user it reads it as: by
+    now no student process is left to read it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(results, indent=1))
+    path.chmod(0o644)
 
 
 def visible_checks(graded: Graded) -> list[dict]:

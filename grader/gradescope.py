@@ -22,7 +22,6 @@ from pathlib import Path
 from markupsafe import Markup
 
 from . import assignment as assignments, autograder, report
-from .write import write_atomic
 
 REPO = assignments.REPO
 TEMPLATES = REPO / "platforms" / "gradescope"
@@ -137,14 +136,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = json.loads((REPO / CONFIG).read_text())
         data = str(REPO / config["data"]) if config.get("data") else None
-        out = results(autograder.grade(root / "submission", config["assignment"], data, args.sandbox, root,
-                                       keep=("submission",)))
+        out = results(autograder.grade(root, "submission", "results", config["assignment"], data, args.sandbox))
     except Exception as error:  # noqa: BLE001 - Gradescope needs a results file whatever happened
         traceback.print_exc()
         out = _failure(error)
     out["execution_time"] = round(time.monotonic() - started)
-    result_file.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(result_file, json.dumps(out, indent=1))
+    autograder.write_results(result_file, out)
     print(f"score {out['score']}: {result_file}", flush=True)
     return 0
 

@@ -19,7 +19,6 @@ import traceback
 from pathlib import Path
 
 from . import autograder
-from .write import write_atomic
 
 SETTINGS = "nngrader.json"     # in the question's tests/ folder: {"assignment": "...", "data": null}
 
@@ -88,16 +87,14 @@ def run(args: argparse.Namespace) -> int:
         if not assignment_id:
             raise autograder.SetupError(f"no assignment: put {SETTINGS} with {{\"assignment\": ...}} in the "
                                         "question's tests/ folder, or pass --assignment")
-        out = results(autograder.grade(root / "student", assignment_id, settings.get("data"), args.sandbox, root,
-                                       keep=("student",)))
+        out = results(autograder.grade(root, "student", "results", assignment_id, settings.get("data"), args.sandbox))
     except Exception:  # noqa: BLE001 - PrairieLearn needs a results file whatever happened
         traceback.print_exc()   # the grading job's log, for the staff
         # not gradable: PrairieLearn does not count it as an attempt
         out = {"gradable": False, "score": 0.0, "tests": [], "output": "",
                "message": "Your notebook was not graded: the grader failed. The course staff can see why in "
                           "the grading job's log; ask them to grade it again."}
-    result_file.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(result_file, json.dumps(out))
+    autograder.write_results(result_file, out)
     print(f"score {out['score']}: {result_file}", flush=True)
     return 0
 

@@ -148,8 +148,22 @@ def hostile_notebook(root: Path) -> nbformat.NotebookNode:
              "assert len(x_train) > 0   # the public data set stays readable"]
     for what, code in attempts.items():
         cells.append(f"import os\ntry:\n    {code}\nexcept OSError:\n    pass\nelse:\n    raise RuntimeError('LEAKED: {what}')")
+    # a process that leaves its session: no pid namespace ends it with the kernel
+    cells.append("import subprocess\nsubprocess.Popen(['sleep', '3141'], start_new_session=True)")
     cells.append("import os\nraise RuntimeError(f'RAN AS UID {os.getuid()}')")
     return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+
+
+def leftovers(cmdline: str) -> list[int]:
+    """Processes of this machine running exactly `cmdline` (NUL-separated, as /proc has it)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cmdline").read_text() == cmdline:
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
 
 
 @pytest.mark.slow
@@ -162,6 +176,8 @@ def test_without_namespaces_student_code_runs_as_a_uid_that_reaches_nothing_of_t
     assert errors[0][0] == "RuntimeError" and errors[0][1].startswith("RAN AS UID ")
     assert errors[0][1] != "RAN AS UID 0" and "LEAKED" not in results["output"]
     assert not (root / "results" / "evil.json").exists() and not (root / "source" / "grader" / "kernel_site" / "evil.py").exists()
+    assert leftovers("sleep\x003141\x00") == [], "a student process outlived the grading"
+    assert (root / "results" / "results.json").stat().st_mode & 0o777 == 0o644   # the platform may read as anyone
     statuses = {t["name"].split()[0]: t["status"] for t in results["tests"]}
     assert statuses["FullyConnectedNet.forward"] == statuses["FullyConnectedNet.backward"] == "passed"
     assert statuses["SGD.step"] == "passed"   # the probes ran as the uid, on the reference's classes
