@@ -203,9 +203,11 @@ def test_dependencies_and_the_chain_that_explains_them():
 
 
 def test_module_statements_keep_their_decorators_and_lines():
-    nb = nb_of("import functools", "@functools.lru_cache\ndef f(x):\n    return x\nclass Net:\n    g = staticmethod(f)")
-    ex = extract.extract(nb, ["Net"])
+    nb = nb_of("import functools", "@functools.lru_cache\ndef f(x):\n    return x\nclass Net:\n    g = staticmethod(f)",
+               "class Optimiser_SGD:\r\n    pass", "class Layer:\n    pass")
+    ex = extract.extract(nb, ["Net", "Optimizer_SGD", "Layer"], {"Optimizer_SGD": ["Optimiser_SGD"]})
     assert ex.statements[1].source.startswith("@functools.lru_cache")
+    assert ex.statements[-1].source.startswith("Optimizer_SGD = Optimiser_SGD")
     lines = ex.module_source.splitlines()
     for st in ex.statements:
         assert lines[st.line - 1: st.line - 1 + len(st.source.splitlines())] == st.source.splitlines()
@@ -222,14 +224,16 @@ def test_a_stray_module_statement_costs_nothing_when_no_definition_reads_it(stra
     assert statuses(r) == {"forward": (PASS, 20), "backward": (PASS, 30), "sgd_step": (PASS, 20)}
 
 
-def test_a_failing_statement_costs_only_the_checks_that_need_it():
+@pytest.mark.parametrize("stray, error", [
+    ("NOTE = open('notes.txt').read()", "FileNotFoundError: [Errno 2] No such file or directory: 'notes.txt'"),
+    ("NOTE = input('your name: ')", "EOFError: EOF when reading a line"),
+])
+def test_a_failing_statement_costs_only_the_checks_that_need_it(stray, error):
     cells = with_net_body("  note = NOTE\n")
-    r = grade_cells([cells[0], "NOTE = open('notes.txt').read()", *cells[1:]])
+    r = grade_cells([cells[0], stray, *cells[1:]])
     assert statuses(r) == {"forward": (FAIL, 0), "backward": (FAIL, 0), "sgd_step": (PASS, 20)}
-    assert r["forward"].message == ("your code could not be loaded: cell 1, `NOTE = open('notes.txt').read()`: "
-                                    "FileNotFoundError: [Errno 2] No such file or directory: 'notes.txt'; "
-                                    "FullyConnectedNet uses NOTE")
-    assert "NOTE = open('notes.txt').read()" in r["forward"].details["traceback"]   # its line in student.py
+    assert r["forward"].message == f"your code could not be loaded: cell 1, `{stray}`: {error}; FullyConnectedNet uses NOTE"
+    assert stray in r["forward"].details["traceback"]   # its line in student.py
 
 
 def test_statements_that_hang_or_end_the_process_while_loading_cost_only_their_checks(monkeypatch):
