@@ -251,8 +251,12 @@ def _parse_cells(nb: nbformat.NotebookNode) -> tuple[list[Statement], list[Parse
         for node in tree.body:
             try:
                 text = lines.segment(node)
-            except (IndexError, UnicodeDecodeError):
-                text = ast.unparse(node)
+            except (IndexError, UnicodeDecodeError):   # positions that do not fit the text: rebuilt from the tree
+                try:
+                    text = ast.unparse(node)
+                except (RecursionError, ValueError):
+                    problems.append(ParseProblem(index, node.lineno, "a statement that cannot be read back"))
+                    continue
             statements.append(Statement(index, node, text))
     return statements, problems
 
