@@ -211,20 +211,24 @@ def _hyperparams(nb, a, ran: dict | None, marked: int | None) -> Hyperparams:
     names = a.hyperparameter_names
     if not names:
         return Hyperparams({}, "none", "this assignment has no hyperparameter cell")
+    # Read from the source, these are never evaluated: extract folds constants within fixed bounds,
+    # and says which values it could not read (too large, a cell that does not parse).
     if a.settings_call:
-        values, cell = extract.call_arguments(nb, a.settings_call, names)
+        found = extract.call_arguments(nb, a.settings_call, names)
         called = f"{a.settings_call[0]}(...)" + (" in any usual spelling" if len(a.settings_call) > 1 else "")
-        if cell is None:
+        if found.cell is None:
             return Hyperparams({}, "none", f"the notebook's code never calls {called}")
-        return Hyperparams(values, "source", f"read from the last call to {called}, in code cell {cell} "
-                                             "(arguments it leaves out take its __init__ defaults)", cell)
+        return Hyperparams(found.values, "source", f"read from the last call to {called}, in code cell {found.cell} "
+                                                   "(arguments it leaves out take its __init__ defaults)"
+                           + "".join(f"; {n}" for n in found.notes), found.cell)
     captured, note = (ran or {}).get("captured"), (ran or {}).get("capture_note", "the notebook did not run")
     if captured is not None:
         return Hyperparams({k: v for k, v in captured.items() if k in names}, "kernel", note, marked)
     upto = marked if marked is not None else len(nb.cells) - 1
     where = "the marked cell" if marked is not None else "the notebook (no cell has the marker)"
-    values = extract.literal_assignments(nb, names, upto)
-    return Hyperparams(values, "source", f"read from the source of {where}: {note}", marked)
+    found = extract.literal_assignments(nb, names, upto)
+    return Hyperparams(found.values, "source", f"read from the source of {where}: {note}"
+                       + "".join(f"; {n}" for n in found.notes), marked)
 
 
 def run_checks(a, ds, job: Job, loaded, extraction, hp, timing, kernel: dict | None = None) -> dict[str, Verdict]:
@@ -241,9 +245,10 @@ def run_checks(a, ds, job: Job, loaded, extraction, hp, timing, kernel: dict | N
             continue
         missing = extraction.missing(check.requires)
         if missing:
+            looks = "".join(f": {extraction.lookalikes[n].describe()}" for n in missing if n in extraction.lookalikes)
             where = (f"; {len(extraction.problems)} cell(s) could not be parsed, e.g. cell "
                      f"{extraction.problems[0].cell}: {extraction.problems[0].message}") if extraction.problems else ""
-            verdicts[check.id] = Verdict(FAIL, f"{' and '.join(missing)} not defined in any code cell{where}")
+            verdicts[check.id] = Verdict(FAIL, f"{' and '.join(missing)} not defined in any code cell{looks}{where}")
             continue
         if check.probe:
             try:
@@ -254,22 +259,31 @@ def run_checks(a, ds, job: Job, loaded, extraction, hp, timing, kernel: dict | N
                 continue
             if inputs[check.id] is not None:
                 timeout = float(ctx.rubric.get("timeout_s", limits.get("probe_timeout_s", 60)))
-                calls.append(probe.ProbeCall(check.id, check.probe, inputs[check.id], timeout))
+                calls.append(probe.ProbeCall(check.id, check.probe, inputs[check.id], timeout,
+                                             tuple(sorted(extraction.needs(check.requires)))))
     outcomes = {}
     if calls:
         cpu = sum(c.timeout_s for c in calls) * job.threads + 60
-        run = probe.run_probes(extraction.module_source, a.probes_path, calls, box=job.box,
+        run = probe.run_probes(extraction.module_source, [(st.line, st.source) for st in extraction.statements],
+                               a.probes_path, calls, box=job.box,
                                limits=sandbox_limits(limits, "probe_memory_mb", cpu),
                                threads=job.threads,
                                max_output_mb=int(limits.get("probe_output_mb", 256)))
         timing["checks"] += run.seconds
         outcomes = run.outcomes
-        if run.import_error is not None:
-            called = {c.check for c in calls}
-            for check in a.checks:
-                if (check.outcome_of or check.id) in called and check.id not in verdicts:
-                    verdicts[check.id] = Verdict(FAIL, f"your code could not be loaded: {run.import_error.error}",
-                                                 details={"traceback": run.import_error.traceback})
+        called = {c.check for c in calls}
+        requires = {c.id: c.requires for c in a.checks}
+        for check in a.checks:
+            source = check.outcome_of or check.id
+            if source not in called or check.id in verdicts:
+                continue
+            if run.import_error is not None:
+                verdicts[check.id] = Verdict(FAIL, f"your code could not be loaded: {run.import_error.error}",
+                                             details={"traceback": run.import_error.traceback})
+            elif run.load_errors:
+                failed = _load_failure(extraction, {*check.requires, *requires[source]}, run.load_errors)
+                if failed is not None:
+                    verdicts[check.id] = failed
     not_run = set(verdicts)   # judged before anything ran: not a notebook, names missing, import failed
     for check in a.checks:
         if check.id in verdicts:
@@ -287,6 +301,19 @@ def run_checks(a, ds, job: Job, loaded, extraction, hp, timing, kernel: dict | N
                                          details={"traceback": traceback.format_exc()})
         timing["train" if not check.probe else "checks"] += time.monotonic() - t0
     return verdicts
+
+
+def _load_failure(extraction, names: set[str], load_errors: dict) -> Verdict | None:
+    """A FAIL naming the first statement `names` need that failed to load, or None when they need
+    none: a statement that fails costs only the checks whose code reads it."""
+    failed = sorted(extraction.needs(names) & load_errors.keys())
+    if not failed:
+        return None
+    said = [f"cell {extraction.statements[i].cell}, `{extraction.statements[i].snippet()}`: {load_errors[i].error}"
+            for i in failed]   # the first is the cause; later ones often fail because of it
+    chain = extraction.why(sorted(names), failed[0])
+    return Verdict(FAIL, f"your code could not be loaded: {said[0]}" + (f"; {chain}" if chain else ""),
+                   details={"traceback": load_errors[failed[0]].traceback, "failed_statements": said})
 
 
 def _worker_init(threads: int) -> None:

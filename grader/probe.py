@@ -4,6 +4,10 @@ All probes of one student share one process (one numpy import, one import of the
 code). Each probe has its own time limit: when one hangs or kills its process, that probe is
 recorded as such and a fresh process carries on with the rest.
 
+The student's code is loaded one top-level statement at a time. A statement that raises is
+recorded, and only the probes that need it are not run; one that hangs or ends the process is
+recorded too, and a fresh process loads the rest without it.
+
 The process sees its inputs read-only and has no folder of the grader's to write in: its
 outputs come back over a pipe, at most `max_output_mb`, and are read as plain arrays.
 """
@@ -28,7 +32,8 @@ import numpy as np
 from . import sandbox
 
 RUNNER = Path(__file__).with_name("probe_runner.py")
-IMPORT_TIMEOUT_S = 60
+IMPORT_TIMEOUT_S = 60    # loading the student's statements, per process
+LOAD_RESTARTS = 2        # fresh processes after statements that hang or end the process while loading
 ARRAY_KINDS = "biufU"   # numbers, and text (error messages): nothing else is read back
 
 
@@ -38,6 +43,7 @@ class ProbeCall:
     probe: str                       # function name in the assignment's probes.py
     inputs: dict[str, np.ndarray]
     timeout_s: float
+    needs: tuple[int, ...] = ()      # the student's statements it runs on: not run when one failed to load
 
 
 @dataclass
@@ -52,6 +58,7 @@ class ProbeOutcome:
 class ProbeRun:
     outcomes: dict[str, ProbeOutcome] = field(default_factory=dict)
     import_error: ProbeOutcome | None = None
+    load_errors: dict[int, ProbeOutcome] = field(default_factory=dict)  # statement -> why it failed to load
     seconds: float = 0.0
 
 
@@ -60,13 +67,18 @@ class _Attempt:
     """What one process run reported, and why it was stopped if it was."""
     outcomes: dict[str, ProbeOutcome] = field(default_factory=dict)
     import_error: ProbeOutcome | None = None
+    load_errors: dict[int, ProbeOutcome] = field(default_factory=dict)
+    loading: int | None = None       # the statement it was loading when it ended
+    loaded: bool = False
     running: str | None = None       # the probe it was in when it ended
     stopped: str | None = None
 
 
-def run_probes(student_source: str, probes_module: Path, calls: list[ProbeCall], *, box: sandbox.Sandbox,
-               limits: sandbox.Limits, threads: int = 1,
+def run_probes(student_source: str, statements: list[tuple[int, str]], probes_module: Path, calls: list[ProbeCall],
+               *, box: sandbox.Sandbox, limits: sandbox.Limits, threads: int = 1,
                max_output_mb: int = 256) -> ProbeRun:
+    """Run `calls` on the module `student_source`, made of `statements` (each its first line in it
+    and its text), which the runner loads one at a time."""
     started = time.monotonic()
     run = ProbeRun()
     with tempfile.TemporaryDirectory(prefix="nngrader-probe-") as tmp:
@@ -75,26 +87,35 @@ def run_probes(student_source: str, probes_module: Path, calls: list[ProbeCall],
         (job / "student.py").write_text(student_source)
         shutil.copy(probes_module, job / "probes.py")
         shutil.copy(RUNNER, job / "probe_runner.py")
-        plan = {}
+        plan = {"statements": [[line, text] for line, text in statements], "checks": {}}
         for call in calls:
             np.savez(job / "inputs" / f"{call.check}.npz", **call.inputs)
-            plan[call.check] = {"probe": call.probe}
+            plan["checks"][call.check] = {"probe": call.probe, "needs": list(call.needs)}
         (job / "plan.json").write_text(json.dumps(plan))
         _readable(job)
         view = sandbox.View(read_only=(job,))
         timeouts = {c.check: c.timeout_s for c in calls}
         pending = [c.check for c in calls]
+        restarts = 0
         while pending:
             scratch = Path(tempfile.mkdtemp(dir=tmp, prefix="scratch-"))
-            attempt = _run_once(job, pending, box, limits, view, scratch, threads, timeouts, max_output_mb << 20)
+            attempt = _run_once(job, pending, sorted(run.load_errors), box, limits, view, scratch, threads,
+                                timeouts, max_output_mb << 20)
             run.outcomes.update(attempt.outcomes)
+            run.load_errors.update(attempt.load_errors)
             if attempt.import_error is not None:
                 run.import_error = attempt.import_error
                 break
+            if not attempt.loaded and attempt.loading is not None and restarts < LOAD_RESTARTS:
+                # a statement hung or ended the process: record it, and load the rest without it
+                run.load_errors[attempt.loading] = ProbeOutcome(
+                    error=attempt.stopped or "your code ended the process (os._exit, sys.exit or a crash)")
+                restarts += 1
+                continue
             pending = [c for c in pending if c not in run.outcomes]
             if not pending:
                 break
-            if attempt.running is None:  # died before starting anything: importing the student's code
+            if attempt.running is None:  # died before starting anything: loading the student's code
                 run.import_error = ProbeOutcome(error=attempt.stopped or "the process running your code exited")
                 break
             run.outcomes[attempt.running] = ProbeOutcome(
@@ -112,13 +133,14 @@ def _readable(folder: Path) -> None:
         path.chmod(0o755 if path.is_dir() else 0o644)
 
 
-def _run_once(job: Path, checks: list[str], box: sandbox.Sandbox, limits: sandbox.Limits, view: sandbox.View,
-              scratch: Path, threads: int, timeouts: dict[str, float], max_bytes: int) -> _Attempt:
-    """Run the runner on `checks` until it finishes, overstays a limit or ends; collect what it sent."""
+def _run_once(job: Path, checks: list[str], skip: list[int], box: sandbox.Sandbox, limits: sandbox.Limits,
+              view: sandbox.View, scratch: Path, threads: int, timeouts: dict[str, float], max_bytes: int) -> _Attempt:
+    """Run the runner on `checks`, without the statements `skip`, until it finishes, overstays a
+    limit or ends; collect what it sent."""
     attempt = _Attempt()
     read_end, write_end = os.pipe()
-    argv = box.command([sys.executable, "-I", str(job / "probe_runner.py"), str(job), str(write_end), *checks],
-                       limits, view, scratch)
+    argv = box.command([sys.executable, "-I", str(job / "probe_runner.py"), str(job), str(write_end),
+                        ",".join(map(str, skip)) or "-", *checks], limits, view, scratch)
     stderr = sandbox.Head()
     try:
         proc = subprocess.Popen(argv, cwd=scratch, env=box.env(scratch, threads), stdin=subprocess.DEVNULL,
@@ -133,9 +155,17 @@ def _run_once(job: Path, checks: list[str], box: sandbox.Sandbox, limits: sandbo
         while True:
             exited = proc.poll() is not None
             for header, payload in stream.read(0.05):
-                event, check = header.get("event"), header.get("check")
+                event, check, index = header.get("event"), header.get("check"), header.get("statement")
                 if event == "import_error":
                     attempt.import_error = _error_outcome(header)
+                elif event == "loaded":
+                    attempt.loaded, attempt.loading, since = True, None, time.monotonic()
+                elif event in ("loading", "statement_error"):
+                    if attempt.loaded or type(index) is not int:
+                        continue  # not from loading (student code writing to the pipe): ignore it
+                    attempt.loading = index
+                    if event == "statement_error":
+                        attempt.load_errors[index] = _error_outcome(header)
                 elif check not in timeouts:
                     continue  # not a probe of this run: ignore it
                 elif event == "started":
@@ -155,7 +185,7 @@ def _run_once(job: Path, checks: list[str], box: sandbox.Sandbox, limits: sandbo
             limit = timeouts[attempt.running] if attempt.running else IMPORT_TIMEOUT_S
             if time.monotonic() - since > limit:
                 attempt.stopped = (f"stopped after {limit:.0f} s: too slow or never ends" if attempt.running
-                                   else f"importing your code took longer than {IMPORT_TIMEOUT_S} s")
+                                   else f"loading your code took longer than {IMPORT_TIMEOUT_S} s")
                 break
     finally:
         _kill(proc)

@@ -6,23 +6,36 @@ grader or the reference comes with it. Outputs are converted to plain arrays her
 as .npz without pickle, so nothing a student object does (subclassed arrays, lying __eq__)
 reaches the grader, which re-reads them with allow_pickle=False and does every comparison.
 
-    python probe_runner.py JOBDIR FD CHECK [CHECK ...]
+    python probe_runner.py JOBDIR FD SKIP CHECK [CHECK ...]
 
-JOBDIR holds plan.json, student.py, probes.py and inputs/<check>.npz. Every message goes
-to file descriptor FD as one JSON line; a finished probe's line says how many bytes of .npz
-follow it. The grader times each probe from its "started" message.
+JOBDIR holds plan.json, student.py, probes.py and inputs/<check>.npz. plan.json gives the
+student's top-level statements (their first line in student.py and their text) and, per check,
+its probe and the statements it needs. Each statement is run on its own, in order, into the
+module `student`, so one that fails costs only the checks that need it; SKIP lists statements
+not to run (comma-separated indices, or "-"): those that stopped an earlier process.
+
+Every message goes to file descriptor FD as one JSON line: "loading" before each statement,
+"statement_error" when one raises, "loaded" when all have run; then per check "started",
+and "done" (its line says how many bytes of .npz follow) or "error". The grader times each
+statement and probe from these messages.
 """
+import __future__
+import ast
 import importlib.util
 import io
 import json
 import os
 import sys
 import traceback
+import types
 
 import numpy as np
 
 MAX_TRACEBACK = 4000
 _RUNNER_PID = os.getpid()
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
 
 
 def _send(fd, header, payload=b""):
@@ -51,23 +64,51 @@ def _load(name, path):
     return module
 
 
-def _error(exc):
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+def _error(exc, tb=None):
+    text = "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
     return {"error": f"{type(exc).__name__}: {exc}"[:500], "traceback": text[-MAX_TRACEBACK:]}
 
 
-def main(jobdir, fd, checks):
+def _load_student(path, statements, skip, fd):
+    """The module `student`, one statement at a time, as the notebook ran them: line numbers and
+    tracebacks point into student.py, and a `from __future__` import holds for what follows."""
+    module = types.ModuleType("student")
+    module.__file__ = path
+    sys.modules["student"] = module
+    flags, failed = 0, set(skip)
+    for index, (line, source) in enumerate(statements):
+        if index in failed:
+            continue
+        _send(fd, {"event": "loading", "statement": index})
+        try:
+            tree = ast.parse(source, path)
+            ast.increment_lineno(tree, line - 1)
+            code = compile(tree, path, "exec", flags=flags, dont_inherit=True)
+            flags |= code.co_flags & _FUTURE_FLAGS
+            exec(code, module.__dict__)
+        except BaseException as exc:  # noqa: BLE001 - any failure of student code is a result
+            failed.add(index)
+            tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None  # not this frame
+            _send(fd, {"event": "statement_error", "statement": index, **_error(exc, tb)})
+    return module, failed
+
+
+def main(jobdir, fd, skip, checks):
     with open(os.path.join(jobdir, "plan.json")) as f:
         plan = json.load(f)
-    probes = _load("probes", os.path.join(jobdir, "probes.py"))
     try:
-        student = _load("student", os.path.join(jobdir, "student.py"))
-    except BaseException as exc:  # noqa: BLE001 - any failure of student code is a result
+        probes = _load("probes", os.path.join(jobdir, "probes.py"))
+    except BaseException as exc:  # noqa: BLE001
         _send(fd, {"event": "import_error", **_error(exc)})
         return
+    student, failed = _load_student(os.path.join(jobdir, "student.py"), plan["statements"], skip, fd)
+    _send(fd, {"event": "loaded"})
     for check in checks:
-        item = plan[check]
+        item = plan["checks"][check]
         _send(fd, {"event": "started", "check": check})
+        if failed.intersection(item["needs"]):
+            _send(fd, {"event": "error", "check": check, "error": "not run: a statement it needs could not be loaded"})
+            continue
         with np.load(os.path.join(jobdir, "inputs", f"{check}.npz"), allow_pickle=False) as z:
             inputs = {k: z[k] for k in z.files}
         try:
@@ -81,4 +122,4 @@ def main(jobdir, fd, checks):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), sys.argv[3:])
+    main(sys.argv[1], int(sys.argv[2]), [int(i) for i in sys.argv[3].split(",") if i.isdigit()], sys.argv[4:])

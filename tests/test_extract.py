@@ -37,7 +37,7 @@ def test_methods_attached_after_the_class_are_kept():
 
 def test_literal_hyperparameters_from_source():
     nb = nb_of("alpha = 1e-2\nbatch_size = 40", "hidden_dim, num_iters = 2**8, int(1e3)\nbeta = compute()")
-    assert extract.literal_assignments(nb, ["alpha", "batch_size", "hidden_dim", "num_iters", "beta"], 1) == {
+    assert extract.literal_assignments(nb, ["alpha", "batch_size", "hidden_dim", "num_iters", "beta"], 1).values == {
         "alpha": 0.01, "batch_size": 40, "hidden_dim": 256, "num_iters": 1000}
 
 
@@ -86,9 +86,9 @@ def test_settings_from_the_last_call_with_the_classes_defaults_and_names():
                "opt = Optimiser_SGD(0.5, momentum=0.9)",
                "lr = 0.05\nopt = Optimiser_SGD(learning_rate=lr, decay=1e-3)\nopt = Optimizer_Adam(learning_rate=0.1)",
                "print('no more calls')")
-    values, cell = extract.call_arguments(nb, ["Optimizer_SGD", "Optimiser_SGD"], ["learning_rate", "decay", "momentum"])
-    assert cell == 2 and values == {"learning_rate": 0.05, "decay": 1e-3, "momentum": 0.0}
+    found = extract.call_arguments(nb, ["Optimizer_SGD", "Optimiser_SGD"], ["learning_rate", "decay", "momentum"])
+    assert found.cell == 2 and found.values == {"learning_rate": 0.05, "decay": 1e-3, "momentum": 0.0}
     first = nb_of(nb.cells[0].source, nb.cells[1].source)
-    assert extract.call_arguments(first, ["Optimiser_SGD"], ["learning_rate", "decay", "momentum"]) == (
+    assert extract.call_arguments(first, ["Optimiser_SGD"], ["learning_rate", "decay", "momentum"]) == extract.Settings(
         {"learning_rate": 0.5, "decay": 0.0, "momentum": 0.9}, 1)
-    assert extract.call_arguments(nb_of("x = 1"), ["Optimizer_SGD"], ["learning_rate"]) == ({}, None)
+    assert extract.call_arguments(nb_of("x = 1"), ["Optimizer_SGD"], ["learning_rate"]) == extract.Settings({}, None)
