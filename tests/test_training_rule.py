@@ -178,3 +178,49 @@ def test_training_verdicts_are_the_same_under_other_blas_kernels_and_threads():
     arithmetic = {key: run[0][2][0] for key, run in runs.items()}   # each really ran under its own
     assert len(set(arithmetic.values())) == 3, arithmetic
     assert "Sandybridge" in arithmetic[("Sandybridge", "1")] and "1 thread" in arithmetic[("", "1")]
+
+
+# ------------------------------------------------------------------ NNFS: the probe's seeds, judged here
+def _nnfs(train_accs: list[float], test_accs: list[float], val_accs: list[float], env: str = "{}"):
+    """compare_training and compare_test_accuracy on probe outputs made to these accuracies."""
+    import numpy as np
+
+    from grader.probe import ProbeOutcome
+    a = assignment.load("nnfs_sgd_momentum")
+    checks = a.adapter()
+    hp = Hyperparams({"learning_rate": 1.0, "decay": 1e-3, "momentum": 0.9}, "source", "given by the test")
+    ctx = {cid: Context(cid, a.check_rubric(cid), a.reference(), None, hp, 0, None) for cid in ("training", "test_accuracy")}
+    inputs = checks.inputs_training(ctx["training"])
+    test_labels = checks.test_set()[1]
+
+    def predictions(labels, accuracy):
+        wrong = round((1 - accuracy) * labels.size)
+        return np.concatenate([(labels[:wrong] + 1) % 3, labels[wrong:]])
+    outputs = {"env": np.array(env)}
+    for seed, (tr, te, va) in enumerate(zip(train_accs, test_accs, val_accs)):
+        outputs[f"s{seed}.train_predictions"] = predictions(inputs["y"], tr)
+        outputs[f"s{seed}.test_predictions"] = predictions(test_labels, te)
+        outputs[f"s{seed}.val_predictions"] = predictions(inputs["y_val"], va)
+    outcome = ProbeOutcome(outputs=outputs)
+    return (rubric.score("training", "", checks.compare_training(ctx["training"], inputs, outcome), a.check_rubric("training")),
+            rubric.score("test_accuracy", "", checks.compare_test_accuracy(ctx["test_accuracy"], inputs, outcome),
+                         a.check_rubric("test_accuracy")))
+
+
+def test_nnfs_judges_the_first_seeds_that_decide_and_flags_borderline():
+    clear = [0.93, 0.94, 0.92]
+    training, test = _nnfs(clear, [0.79, 0.80, 0.78], [0.80, 0.79, 0.81])
+    assert (training.status, training.points, test.status, test.points) == ("pass", 10, "pass", 10)
+    assert training.details["seeds"] == [0, 1, 2] and training.details["environments"] == [
+        "numpy None, BLAS unknown, None"]   # what the probe reported, cleaned
+    wavering = [0.70, 0.80] * 6                            # 12 seeds, still around 0.75
+    training, _ = _nnfs(wavering, [0.8] * 12, [0.8] * 12)
+    assert (training.status, training.points) == ("pass_with_warning", 10) and training.details["borderline"]
+    assert "the most the rubric allows" in training.message and "a TA should look" in training.message
+    training, _ = _nnfs(wavering[:4], [0.8] * 4, [0.8] * 4)    # undecided, yet the runs stopped
+    assert (training.status, training.points) == ("fail", 0) and "stopped after 4 seeds" in training.message
+    training, test = _nnfs(clear, [0.60, 0.70, 0.66], [0.80, 0.79, 0.81])   # validation decided, the test set not
+    assert training.status == "pass" and (test.status, test.points) == ("pass_with_warning", 10)
+    assert "when the training and validation accuracies were decided" in test.message
+    _, test = _nnfs(clear, [0.60, 0.70, 0.66], [0.60, 0.70, 0.66])   # validation undecided: cut short
+    assert (test.status, test.points) == ("fail", 0)
