@@ -59,7 +59,7 @@ def test_first_clear_judges_as_if_training_had_stopped_there():
 def test_environments_are_recorded_and_mixing_is_said():
     env = seeds.numeric_environment()
     assert env["numpy"] and isinstance(env["blas"], list)
-    other = {**env, "OPENBLAS_CORETYPE": "Sandybridge"}
+    other = {**env, "OPENBLAS_CORETYPE": env["OPENBLAS_CORETYPE"] + "Haswell"}   # another core type, whatever ours is
     distinct, mixed = seeds.environments([env, env, other])
     assert len(distinct) == 2 and mixed
     assert seeds.environments([env, env]) == ([env], False)
@@ -97,7 +97,7 @@ def _remember(accuracies: list[float], envs: list[dict]) -> None:
 
 def test_hyperparams_borderline_is_a_flagged_pass_and_mixed_arithmetic_is_said():
     here = seeds.numeric_environment()
-    elsewhere = {**here, "OPENBLAS_CORETYPE": "Sandybridge"}
+    elsewhere = {**here, "OPENBLAS_CORETYPE": here["OPENBLAS_CORETYPE"] + "Haswell"}
     _remember([0.30, 0.36, 0.31, 0.35, 0.33, 0.34, 0.32], [here, elsewhere] * 4)
     r = judge(HP)
     assert (r.status, r.points) == ("pass_with_warning", 20)         # the benefit of the doubt (the rubric's)
