@@ -73,10 +73,10 @@ def test_environments_are_recorded_and_mixing_is_said():
 HP = {"hidden_dim": 23, "alpha": 0.0123, "beta": 0.5, "batch_size": 17, "num_iters": 321}   # never trained here
 
 
-def judge(hp: dict):
-    """The hyperparams check alone, with the session's memo, scored by the rubric."""
+def judge(hp: dict, **limits):
+    """The hyperparams check alone, with the session's memo, scored by the rubric (and `limits`)."""
     a = assignment.load("cifar10_fcnet")
-    table = a.check_rubric("hyperparams")
+    table = {**a.check_rubric("hyperparams"), **limits}
     ctx = Context("hyperparams", table, a.reference(), datasets.for_assignment(a.dataset_kind, None),
                   Hyperparams(hp, "kernel", "given by the test"), 0,
                   lambda key, fn: memo.memo(Path(os.environ["NNGRADER_CACHE"]) / "memo", key, fn))
@@ -128,6 +128,17 @@ def test_settings_that_cannot_fit_or_finish_are_refused_before_training():
     assert r.status == "fail" and "MB of memory to train, over the grader's limit of 2,048 MB" in r.message
     r = judge({**HP, "hidden_dim": 1, "batch_size": 1, "num_iters": 10**6})
     assert r.status == "fail" and "over the budget" in r.message   # 0.25% of the products alone, but 279 s
+
+
+def test_a_run_over_the_time_limit_fails_quickly_and_is_not_memoized():
+    import time
+    hp = {**HP, "hidden_dim": 500, "batch_size": 200, "num_iters": 2000}   # minutes of training, within budget
+    started = time.monotonic()
+    r = judge(hp, max_train_seconds=1)
+    assert (r.status, r.points) == ("fail", 0) and time.monotonic() - started < 30
+    assert "training one seed took longer than the grader allows (1 s): reduce num_iters" in r.message
+    memo_files = list((Path(os.environ["NNGRADER_CACHE"]) / "memo").rglob("*.json"))
+    assert not any('"hidden_dim": 500' in f.read_text() for f in memo_files)
 
 
 def test_the_model_of_cost_and_memory_follows_what_was_measured():
