@@ -33,6 +33,11 @@ from pathlib import Path
 from typing import Callable
 
 BWRAP, RLIMITS = "bwrap", "rlimits"
+# The interpreter by a path the sandbox can see: only the real folders of the Python
+# installation are mounted, so a venv reached through a symlink (a checkout under a linked
+# home, a worktree sharing a venv) must be started by its real folder. The file name stays,
+# so Python still finds the venv's pyvenv.cfg beside it.
+PYTHON = os.path.join(os.path.realpath(os.path.dirname(sys.executable)), os.path.basename(sys.executable))
 LAUNCHER = Path(__file__).with_name("sandbox_launch.py")
 PRIVATE = Path("/tmp")                  # inside bwrap: a private tmpfs, mounted before anything under it
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -80,7 +85,8 @@ class Sandbox:
                   "copy_ignore": list(view.copy_ignore), "uid": uid, "gid": uid,
                   "limits": {"memory": limits.memory_mb << 20, "cpu": limits.cpu_seconds,
                              "file_size": limits.file_size_mb << 20, "processes": limits.processes}}
-        launch = [sys.executable, "-I", str(LAUNCHER), json.dumps(config), *argv]
+        argv = [PYTHON if arg == sys.executable else arg for arg in argv[:1]] + argv[1:]
+        launch = [PYTHON, "-I", str(LAUNCHER), json.dumps(config), *argv]
         if self.mode == RLIMITS:
             return launch
         for folder in view.shared:
@@ -91,7 +97,7 @@ class Sandbox:
         """The whole environment of a student process: nothing of the grader's."""
         home, _, tmp = self.folders(scratch)
         env = {
-            "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
+            "PATH": os.path.dirname(PYTHON) + ":/usr/local/bin:/usr/bin:/bin",
             "HOME": str(home), "TMPDIR": str(tmp), "USER": "student", "LOGNAME": "student",
             "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
             "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(home / ".mpl"), "IPYTHONDIR": str(home / ".ipython"),
@@ -200,7 +206,7 @@ def _bwrap_args(limits: Limits, view: View, scratch: Path, uid: int | None) -> l
 def _bwrap_problem() -> str | None:
     """None if bwrap can run a sandboxed Python here, else why not."""
     if shutil.which("bwrap") is None:
-        return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+        return "bwrap is not installed"
     with tempfile.TemporaryDirectory(prefix="nngrader-check-") as tmp:
         box = Sandbox(BWRAP)
         argv = box.command([sys.executable, "-I", "-c", "import socket, sys; sys.exit(0)"],
@@ -227,7 +233,19 @@ def choose(requested: str) -> tuple[Sandbox, str | None]:
         return Sandbox(BWRAP), None
     if requested == "bwrap":
         raise SystemExit(f"--sandbox bwrap: {problem}")
-    return Sandbox(RLIMITS), f"WARNING: {problem}; falling back to rlimits only: {risks}. See SECURITY.md."
+    return Sandbox(RLIMITS), (f"WARNING: {problem}, so student code cannot be sandboxed.\n{_remedy(problem)}\n"
+                              f"  Grading now with resource limits only: {risks}. Every result records "
+                              f"\"isolation\": \"rlimits\". See SECURITY.md.")
+
+
+def _remedy(problem: str) -> str:
+    """What to do about a bwrap problem, told before the run falls back to rlimits."""
+    if problem == "bwrap is not installed":
+        return ("  Install bubblewrap, then run the same command again:\n"
+                "    sudo apt-get install bubblewrap    (Debian, Ubuntu)\n"
+                "    sudo dnf install bubblewrap        (Fedora)")
+    return ("  bwrap needs unprivileged user namespaces (or root): allow them on this machine (on Ubuntu 24.04,\n"
+            "  an AppArmor profile for bwrap), or grade in a container or VM that has them.")
 
 
 class FolderWatch:
