@@ -646,8 +646,9 @@ def _train(ctx, hp, seed) -> dict:
         started = time.monotonic()
         outcome = ctx.reference.train_and_evaluate(x_train, y_train, x_test, y_test, seed=seed, **hp)
         return {"accuracy": outcome.accuracy, "diverged_at": outcome.diverged_at, "losses": outcome.losses[::5],
-                "environment": seeds.numeric_environment(), "seconds": round(time.monotonic() - started, 2)}
+                "seconds": round(time.monotonic() - started, 2)}
 
+    environment = seeds.numeric_environment()   # the child's too: it inherits numpy and the BLAS settings
     done = bounded.run(work, memory_mb=memory_mb, seconds=seconds)
     if done.over == "memory":
         raise _OverLimit(f"training needed more memory than the grader allows ({memory_mb:,} MB): "
@@ -657,7 +658,7 @@ def _train(ctx, hp, seed) -> dict:
                          "reduce num_iters, batch_size or hidden_dim")
     if done.error:
         raise RuntimeError(f"reference training failed: {done.error}")
-    return done.value
+    return {**done.value, "environment": environment}
 
 
 # ---------------------------------------------------------------- the student's own training
