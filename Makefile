@@ -3,6 +3,7 @@
 # make test        the test suite (sets up .venv from pyproject.toml on first use)
 # make bench       grade N generated submissions and compare with plain nbclient
 # make screenshots the README's pictures (docs/*.png), from the Canvas example, in headless Chromium
+# make gradescope ASSIGNMENT=id [DATA=dir|npz] [ZIP=autograder.zip]   the Gradescope autograder (README)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,8 +12,9 @@ ASSIGNMENT ?=
 JOBS ?=
 N ?= 20
 SANDBOX ?= auto
+ZIP ?= autograder.zip
 
-.PHONY: grade test bench screenshots setup clean
+.PHONY: grade test bench screenshots gradescope setup clean
 
 setup: $(VENV)/.installed
 
@@ -36,6 +38,10 @@ bench: setup
 
 screenshots: setup
 	$(BIN)/python docs/screenshots.py
+
+gradescope: setup
+	@test -n "$(ASSIGNMENT)" || { echo "usage: make gradescope ASSIGNMENT=id [DATA=cifar-10-batches-py folder or .npz] [ZIP=autograder.zip]"; exit 2; }
+	$(BIN)/python -m grader gradescope build --assignment $(ASSIGNMENT) $(if $(DATA),--data "$(DATA)") --out "$(ZIP)"
 
 clean:
 	rm -rf $(VENV) grades bench-out

@@ -2,6 +2,8 @@
 
     python -m grader grade SUBMISSIONS [options]     a folder, or an LMS's zip, of notebooks
     python -m grader regrade OUT [--student ID ...] [--rescore]
+    python -m grader gradescope build --assignment ID [--data ...] | gradescope run [--root /autograder]
+    python -m grader prairielearn [--root /grade]
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, assignment, datasets, export, notebook, overrides, report, roster, sandbox
+from . import __version__, assignment, datasets, export, gradescope, notebook, overrides, prairielearn, report, roster, sandbox
 from .discover import discover, folder_name
 from .pipeline import Job, cores, default_jobs, grade_batch
 from .write import write_atomic
@@ -188,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--rescore", action="store_true",
                    help="judge every submission again (after a rubric or checks change) without executing "
                         "notebooks whose code did not change")
+    gradescope.add_parser(sub)
+    prairielearn.add_parser(sub)
     args = ap.parse_args(argv)
+    if hasattr(args, "run"):   # a platform's command
+        return args.run(args)
     if args.command == "regrade":
         return regrade(args)
     return grade(args, force=args.force)

@@ -155,6 +155,13 @@ def write_student(folder: Path, result: dict, feedback: bool = False) -> None:
         write_atomic(folder / "feedback.html", _render("student.html.j2", r=student_view(result), for_student=True))
 
 
+def check_html(check: dict, result: dict) -> str:
+    """One check's message and findings as the reports show them (for a student, pass
+    `student_view(result)` and its check): the autograders' per-check feedback."""
+    details = _env.get_template("check.html.j2").module.details(check, result)
+    return str(Markup("<p>{}</p>{}").format(check.get("message", ""), details))
+
+
 def write_index(out: Path, results: list[dict], meta: dict) -> None:
     rows = sorted(results, key=lambda r: r.get("student", ""))
     check_ids: list[str] = []
