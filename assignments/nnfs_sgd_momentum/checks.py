@@ -9,7 +9,6 @@ likely cause, in the student's terms.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 
 import numpy as np
