@@ -317,11 +317,21 @@ def _load_failure(extraction, names: set[str], load_errors: dict) -> Verdict | N
 
 
 def _worker_init(threads: int) -> None:
-    from threadpoolctl import threadpool_limits
-    threadpool_limits(threads)
-    parent = os.getppid()
+    """A grading worker: BLAS threads as the batch says, and gone when the grader is, even when
+    stuck in C code holding the interpreter lock (a prctl death signal; it follows the thread that
+    started the worker, here the batch's, which outlives the pool)."""
+    import multiprocessing
 
-    def leave_with_parent() -> None:  # the grader was killed: stop, and the sandboxes go with us
+    from threadpoolctl import threadpool_limits
+
+    from .bounded import die_with_parent
+    threadpool_limits(threads)
+    known = multiprocessing.parent_process()   # the grader's pid, even if it is already gone
+    parent = known.pid if known is not None and known.pid else os.getppid()
+    if die_with_parent(parent):
+        return
+
+    def leave_with_parent() -> None:  # elsewhere: the grader was killed: stop, and the sandboxes go with us
         while os.getppid() == parent:
             time.sleep(1)
         os._exit(1)

@@ -8,10 +8,12 @@ Every message names what is wrong and the likely cause, in the student's terms.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from grader import bounded, seeds
 from grader.check import FAIL, PASS, WARN, Verdict, by_case
 from grader.numeric import (FLOAT32, UNITS, Comparison, compare, eps, numerical_gradient, precision_note,
                            precision_of, sample_indices, summary)
@@ -505,21 +507,23 @@ def _training_data(ctx):
 
 
 def _validate(ctx) -> tuple[dict | None, str | None]:
+    """The five settings as plain numbers of the right kind, or what is wrong with the first that
+    is not (any value a notebook can produce gets a message naming it, never an exception)."""
     values = ctx.hyperparams.values
     missing = [n for n in HYPERPARAMS if n not in values]
     if missing:
         return None, f"{', '.join(missing)} not set ({ctx.hyperparams.note})"
     hp = {}
     for name in HYPERPARAMS:
-        v = values[name]
-        if isinstance(v, str) or v is None or not math.isfinite(float(v)):
-            return None, f"{name} = {v!r} is not a number"
+        number, problem = bounded.plain_number(values[name])
+        if problem:
+            return None, f"{name} = {problem}"
         if name in ("hidden_dim", "batch_size", "num_iters"):
-            if float(v) != int(v) or int(v) < 1:
-                return None, f"{name} = {v!r} must be a positive whole number"
-            hp[name] = int(v)
+            if number != int(number) or number < 1:
+                return None, f"{name} = {bounded.shown(values[name])} must be a positive whole number"
+            hp[name] = int(number)
         else:
-            hp[name] = float(v)
+            hp[name] = number
     if hp["alpha"] <= 0:
         return None, f"alpha = {hp['alpha']:g} must be positive"
     return hp, None
@@ -527,7 +531,51 @@ def _validate(ctx) -> tuple[dict | None, str | None]:
 
 def train_macs(hp: dict) -> float:
     """Multiply-adds of the notebook's training loop: forward plus backward, per iteration."""
-    return float(hp["num_iters"]) * hp["batch_size"] * hp["hidden_dim"] * (2 * D + 3 * C)
+    return float(hp["num_iters"]) * float(hp["batch_size"]) * float(hp["hidden_dim"]) * (2 * D + 3 * C)
+
+
+def train_cost(hp: dict, rubric: dict) -> float:
+    """What a training run costs, in multiply-adds that take as long as it does: the products
+    (train_macs) plus, per iteration, what does not scale with them and dominates small batches
+    (updating every parameter, gathering the batch, Python's own steps). The factors were
+    measured on the grader's machine (CALIBRATION.md); floats, so no setting overflows."""
+    h, b = float(hp["hidden_dim"]), float(hp["batch_size"])
+    per_iteration = (float(rubric.get("cost_per_parameter", 140)) * h * (D + C)
+                     + float(rubric.get("cost_per_input", 30)) * b * D
+                     + float(rubric.get("cost_per_iteration", 3e6)))
+    return train_macs(hp) + float(hp["num_iters"]) * per_iteration
+
+
+def train_memory_mb(hp: dict, n_test: int) -> float:
+    """Memory a training run maps beyond the worker's own: W1, its gradient, its momentum and two
+    temporaries of that size, the batch, the hidden activations, and the test set's forward pass
+    (by chunks of 2,000 to 4,000 rows), plus BLAS buffers. Within 10% of what was measured."""
+    h, b, rows = float(hp["hidden_dim"]), float(hp["batch_size"]), float(min(n_test, 4000))
+    return 8 * (5 * h * (D + C) + 3 * b * D + 6 * b * h + 3 * rows * h) / 2**20 + 64
+
+
+class _OverLimit(Exception):
+    """A training run reached the grader's memory or time limit."""
+
+
+def _refusal(ctx, hp: dict) -> str | None:
+    """Why these settings are not trained at all (the estimate is over a limit), or None."""
+    limit_mb = float(ctx.rubric.get("max_train_memory_mb", 2048))
+    need_mb = train_memory_mb(hp, ctx.dataset.n_test)
+    if need_mb > limit_mb:
+        per_unit = train_memory_mb({**hp, "hidden_dim": 2}, ctx.dataset.n_test) - \
+            train_memory_mb({**hp, "hidden_dim": 1}, ctx.dataset.n_test)
+        most = max(0, int((limit_mb - train_memory_mb({**hp, "hidden_dim": 0}, ctx.dataset.n_test)) / per_unit))
+        return (f"hidden_dim={hp['hidden_dim']:,} and batch_size={hp['batch_size']:,} need about "
+                f"{need_mb:,.0f} MB of memory to train, over the grader's limit of {limit_mb:,.0f} MB: reduce them "
+                f"(at this batch size, hidden_dim up to about {most:,})")
+    budget = float(ctx.rubric.get("max_train_gmacs", 2500)) * 1e9
+    cost = train_cost(hp, ctx.rubric)
+    if cost > budget:
+        return (f"these settings need about {cost / 1e9:,.0f} G multiply-adds of training (counting each "
+                f"iteration's fixed cost), over the budget of {budget / 1e9:,.0f} G: reduce num_iters, batch_size "
+                "or hidden_dim")
+    return None
 
 
 def threshold(ctx) -> float:
@@ -539,35 +587,36 @@ def compare_hyperparams(ctx, inputs, outcome) -> Verdict:
     hp, problem = _validate(ctx)
     if problem:
         return Verdict(FAIL, f"hyperparameters: {problem}")
-    budget = float(ctx.rubric.get("max_train_gmacs", 2500)) * 1e9
-    if train_macs(hp) > budget:
-        return Verdict(FAIL, f"these settings need {train_macs(hp) / 1e9:,.0f} G multiply-adds of training, over "
-                             f"the budget of {budget / 1e9:,.0f} G: reduce num_iters, batch_size or hidden_dim",
-                       details={"hyperparams": hp})
-    thr = threshold(ctx)
-    seeds, max_seeds = int(ctx.rubric.get("seeds", 3)), int(ctx.rubric.get("max_seeds", 7))
-    runs = []
+    refused = _refusal(ctx, hp)
+    if refused:
+        return Verdict(FAIL, refused, details={"hyperparams": hp})
+    rule = seeds.Rule.from_rubric(ctx.rubric, threshold(ctx))
+    runs: list[dict] = []
 
-    def run(seed):
+    def run(seed: int) -> float:
         key = {"assignment": "cifar10_fcnet", "hp": hp, "seed": seed, "dataset": ctx.dataset.fingerprint,
                "reference": getattr(ctx.reference, "__fingerprint__", "")}
-        return ctx.memo(key, lambda: _train(ctx, hp, seed))
+        runs.append(ctx.memo(key, lambda: _train(ctx, hp, seed)))   # a memoized run is not trained again
+        return runs[-1]["accuracy"]
 
-    for seed in range(seeds):
-        runs.append(run(seed))
-    accs = [r["accuracy"] for r in runs]
-    # close to the threshold: more seeds, so the verdict does not hinge on one lucky seed
-    while len(runs) < max_seeds and abs(np.mean(accs) - thr) <= (max(accs) - min(accs)):
-        runs.append(run(len(runs)))
-        accs = [r["accuracy"] for r in runs]
-    mean, spread = float(np.mean(accs)), float(max(accs) - min(accs))
-    details = {"hyperparams": hp, "accuracies": accs, "mean": mean, "spread": spread, "threshold": thr,
-               "dataset": ctx.dataset.name, "losses": runs[0]["losses"], "source": ctx.hyperparams.note}
-    figures = (f"mean test accuracy {mean:.3f} over {len(accs)} seeds (from {min(accs):.3f} to {max(accs):.3f}), "
-               f"threshold {thr:.2f} on {ctx.dataset.name}")
     setting = ", ".join(f"{k}={v:g}" for k, v in hp.items())
-    if mean >= thr:
-        return Verdict(PASS, f"{setting}: {figures}", details=details)
+    try:
+        decision = seeds.sequential(run, rule)
+    except _OverLimit as over:
+        return Verdict(FAIL, f"{setting}: {over}", details={"hyperparams": hp, "accuracies": [r["accuracy"] for r in runs]})
+    runs = runs[:len(decision.values)]
+    details = seeds.training_details(decision, rule, runs)
+    details.update({"hyperparams": hp, "dataset": ctx.dataset.name, "losses": runs[0]["losses"],
+                    "source": ctx.hyperparams.note})
+    figures = (f"mean test accuracy {decision.interval.mean:.3f} over {len(runs)} seeds "
+               f"({', '.join(f'{a:.3f}' for a in decision.values)}; {decision.interval.text(rule.level)})")
+    where = f"the threshold {rule.threshold:.2f} on {ctx.dataset.name}"
+    note = seeds.mixed_note(details)
+    if decision.outcome == seeds.PASSED:
+        return Verdict(PASS, f"{setting}: {figures}, above {where}{note}", details=details)
+    if decision.outcome == seeds.OPEN:
+        return Verdict(WARN, f"{setting}: borderline: {figures} still contains {where} after {len(runs)} seeds, "
+                             f"the most the rubric allows: a TA should look{note}", details=details)
     diverged = [r["diverged_at"] for r in runs if r["diverged_at"] is not None]
     hints = []
     if hp["beta"] >= 1:
@@ -583,13 +632,33 @@ def compare_hyperparams(ctx, inputs, outcome) -> Verdict:
         hints.append("note for the TA: on the small embedded subset, settings with alpha/(1-beta) >= 0.05 often "
                      "collapse although they reach 0.40 on full CIFAR-10 (assignments/cifar10_fcnet/CALIBRATION.md): "
                      "regrade this one with full data")
-    return Verdict(FAIL, f"{setting}: {figures}; " + "; ".join(hints), details=details)
+    return Verdict(FAIL, f"{setting}: {figures}, below {where}; " + "; ".join(hints) + note, details=details)
 
 
 def _train(ctx, hp, seed) -> dict:
+    """One seed, trained in a child process under the rubric's memory and time limits; the data
+    are mapped here first, so the child shares them."""
     x_train, y_train, x_test, y_test = _training_data(ctx)
-    outcome = ctx.reference.train_and_evaluate(x_train, y_train, x_test, y_test, seed=seed, **hp)
-    return {"accuracy": outcome.accuracy, "diverged_at": outcome.diverged_at, "losses": outcome.losses[::5]}
+    seconds = float(ctx.rubric.get("max_train_seconds", 600))
+    memory_mb = int(ctx.rubric.get("max_train_memory_mb", 2048))
+
+    def work() -> dict:
+        started = time.monotonic()
+        outcome = ctx.reference.train_and_evaluate(x_train, y_train, x_test, y_test, seed=seed, **hp)
+        return {"accuracy": outcome.accuracy, "diverged_at": outcome.diverged_at, "losses": outcome.losses[::5],
+                "seconds": round(time.monotonic() - started, 2)}
+
+    environment = seeds.numeric_environment()   # the child's too: it inherits numpy and the BLAS settings
+    done = bounded.run(work, memory_mb=memory_mb, seconds=seconds)
+    if done.over == "memory":
+        raise _OverLimit(f"training needed more memory than the grader allows ({memory_mb:,} MB): "
+                         "reduce hidden_dim or batch_size")
+    if done.over == "time":
+        raise _OverLimit(f"training one seed took longer than the grader allows ({seconds:,.0f} s): "
+                         "reduce num_iters, batch_size or hidden_dim")
+    if done.error:
+        raise RuntimeError(f"reference training failed: {done.error}")
+    return {**done.value, "environment": environment}
 
 
 # ---------------------------------------------------------------- the student's own training

@@ -8,11 +8,12 @@ likely cause, in the student's terms.
 """
 from __future__ import annotations
 
-import math
+import json
 from dataclasses import dataclass
 
 import numpy as np
 
+from grader import bounded, seeds
 from grader.check import FAIL, PASS, WARN, Verdict, by_case
 from grader.numeric import (UNITS, Comparison, compare, magnitude, numerical_gradient, precision_note, precision_of,
                            sample_indices, summary)
@@ -23,6 +24,7 @@ SETTINGS = ("learning_rate", "decay", "momentum")
 PARAMS = ("w1", "b1", "w2", "b2")    # the optimizer probe's two layers
 SAMPLES, CLASSES = 100, 3     # spiral_data(samples=100, classes=3), as the exercise makes it
 TRAIN_SEED, TEST_SEED = 0, 1  # nnfs.init() seeds numpy with 0; the test set is a fresh one
+VALIDATION_SEED = 2           # another fresh set, its labels given to the probe to decide when to stop
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -522,10 +524,10 @@ def _settings(ctx) -> tuple[dict | None, str]:
         if name not in values:
             return None, (f"not run: {name} could not be read without running the code ({ctx.hyperparams.note}); "
                           "write it as a number in the call")
-        v = values[name]
-        if isinstance(v, str) or v is None or not math.isfinite(float(v)) or float(v) < 0:
-            return None, f"not run: {name} = {v!r} is not a non-negative number"
-        hp[name] = float(v)
+        number, problem = bounded.plain_number(values[name])
+        if problem or number < 0:
+            return None, f"not run: {name} = {problem or f'{number:g} is negative'}: it must be a non-negative number"
+        hp[name] = number
     return hp, ""
 
 
@@ -536,48 +538,107 @@ def test_set() -> tuple[np.ndarray, np.ndarray]:
     return x[order], y[order]
 
 
+def _rules(ctx) -> tuple[seeds.Rule, seeds.Rule]:
+    """The rule over seeds for training accuracy and for test accuracy. One probe run serves both
+    checks, so [checks.training] holds both thresholds, the seeds and the confidence."""
+    train = seeds.Rule.from_rubric(ctx.rubric, float(ctx.rubric.get("threshold", 0.0)))
+    return train, seeds.Rule(float(ctx.rubric.get("test_threshold", 0.0)), train.level, train.min_seeds,
+                             train.max_seeds)
+
+
+def _rules_of(inputs) -> tuple[seeds.Rule, seeds.Rule]:
+    """The rules the probe ran with, as inputs_training wrote them (the test check has no table of them)."""
+    level, low, high = float(inputs["level"]), int(inputs["min_seeds"]), len(inputs["seeds"])
+    return (seeds.Rule(float(inputs["threshold"]), level, low, high),
+            seeds.Rule(float(inputs["val_threshold"]), level, low, high))
+
+
 def inputs_training(ctx) -> dict | None:
     hp, _ = _settings(ctx)
     if hp is None:
         return None
+    train, test = _rules(ctx)
     x, y = spiral(SAMPLES, CLASSES, TRAIN_SEED)
-    return {"x": x, "y": y, "x_test": test_set()[0], "seeds": np.arange(int(ctx.rubric.get("seeds", 3))),
+    x_val, y_val = spiral(SAMPLES, CLASSES, VALIDATION_SEED)
+    return {"x": x, "y": y, "x_test": test_set()[0], "x_val": x_val, "y_val": y_val,
+            "seeds": np.arange(train.max_seeds), "min_seeds": np.asarray(train.min_seeds),
+            "level": np.asarray(train.level), "t_values": np.asarray(train.t_values()),
+            "threshold": np.asarray(train.threshold), "val_threshold": np.asarray(test.threshold),
             "epochs": int(ctx.rubric.get("epochs", 10001)), "hidden": int(ctx.rubric.get("hidden", 64)),
             **{name: np.asarray(v) for name, v in hp.items()}}
 
 
-def _accuracies(ctx, inputs, outcome, which: str) -> tuple[list[float] | None, str]:
-    if inputs is None:
-        return None, _settings(ctx)[1]
-    if outcome.error:
-        return None, f"training your classes failed: {_first_line(outcome.error)}"
-    labels = inputs["y"] if which == "train" else test_set()[1]   # test labels never leave the grader
+def _accuracies(inputs, outcome, which: str, labels: np.ndarray) -> tuple[list[float] | None, str]:
+    """Accuracy per seed, for the seeds the probe ran (0, 1, ... until its rule stopped it)."""
     accs = []
     for seed in inputs["seeds"].tolist():
         predictions = outcome.outputs.get(f"s{seed}.{which}_predictions")
-        if predictions is None or predictions.reshape(-1).shape != labels.shape:
-            return None, f"the {which} predictions of seed {seed} are missing or have the wrong shape"
+        if predictions is None:
+            break
+        if predictions.reshape(-1).shape != labels.shape:
+            return None, f"the {which} predictions of seed {seed} have the wrong shape {predictions.shape}"
         accs.append(float(np.mean(predictions.reshape(-1) == labels)))
+    if len(accs) < int(inputs["min_seeds"]):
+        return None, f"the {which} predictions of seed {len(accs)} are missing"
     return accs, ""
 
 
+def _stopped_rightly(inputs, outcome, n: int, train: seeds.Rule, validation: seeds.Rule) -> bool:
+    """Whether the probe's rule did stop it at n seeds: training and validation accuracies both
+    decided (the grader has both label sets). Otherwise something else cut the runs short."""
+    for which, labels, rule in (("train", inputs["y"], train), ("val", inputs["y_val"], validation)):
+        accs, _ = _accuracies(inputs, outcome, which, labels)
+        if accs is None or len(accs) != n or seeds.side(accs, rule) == seeds.OPEN:
+            return False
+    return True
+
+
 def _accuracy_verdict(ctx, inputs, outcome, which: str, label: str) -> Verdict:
-    accs, problem = _accuracies(ctx, inputs, outcome, which)
+    if inputs is None:
+        return Verdict(FAIL, _settings(ctx)[1])
+    if outcome.error:
+        return Verdict(FAIL, f"training your classes failed: {_first_line(outcome.error)}",
+                       details={"traceback": outcome.traceback})
+    train, test = _rules_of(inputs)
+    rule = train if which == "train" else test
+    labels = inputs["y"] if which == "train" else test_set()[1]   # test labels never leave the grader
+    accs, problem = _accuracies(inputs, outcome, which, labels)
     if accs is None:
-        details = {"traceback": outcome.traceback} if outcome is not None and outcome.error else {}
-        return Verdict(FAIL, problem, details=details)
-    threshold = float(ctx.rubric.get("threshold", 0.0))
-    mean = float(np.mean(accs))
+        return Verdict(FAIL, problem)
+    decision = seeds.first_clear(accs, rule)
+    env = outcome.outputs.get("env")
+    runs = [{"environment": _environment(env)} for _ in decision.values]
+    details = seeds.training_details(decision, rule, runs)
     setting = ", ".join(f"{name}={float(inputs[name]):g}" for name in SETTINGS)
     losses = outcome.outputs.get("s0.losses")
-    details = {"accuracies": accs, "mean": mean, "threshold": threshold, "settings": setting,
-               "source": ctx.hyperparams.note, **({"losses": losses.tolist()} if losses is not None else {})}
-    figures = (f"{label} {mean:.3f} (mean of {len(accs)} initialisations: "
-               f"{', '.join(f'{a:.3f}' for a in accs)}), threshold {threshold:.2f}")
-    if mean >= threshold:
-        return Verdict(PASS, f"your classes trained with {setting}: {figures}", details=details)
-    hint = "" if float(inputs["momentum"]) else "; without momentum, 10,001 epochs are rarely enough: try momentum=0.9"
-    return Verdict(FAIL, f"your classes trained with {setting}: {figures}{hint}", details=details)
+    details.update({"settings": setting, "source": ctx.hyperparams.note, "seeds_ran": len(accs),
+                    "environment_source": "reported by the probe process",
+                    **({"losses": losses.tolist()} if losses is not None else {})})
+    figures = (f"{label} {decision.interval.mean:.3f} (mean of {len(decision.values)} initialisations: "
+               f"{', '.join(f'{a:.3f}' for a in decision.values)}; {decision.interval.text(rule.level)})")
+    head = f"your classes trained with {setting}: "
+    if decision.outcome == seeds.PASSED:
+        return Verdict(PASS, f"{head}{figures}, above the threshold {rule.threshold:.2f}", details=details)
+    if decision.outcome == seeds.FAILED:
+        hint = "" if float(inputs["momentum"]) else "; without momentum, 10,001 epochs are rarely enough: try momentum=0.9"
+        return Verdict(FAIL, f"{head}{figures}, below the threshold {rule.threshold:.2f}{hint}", details=details)
+    if not decision.exhausted and not _stopped_rightly(inputs, outcome, len(accs), train, test):
+        return Verdict(FAIL, f"{head}{figures}: the training runs stopped after {len(accs)} seeds, before the "
+                             "accuracy was decided (did your code change the probe's arithmetic?)", details=details)
+    why = ("the most the rubric allows" if decision.exhausted else
+           "when the training and validation accuracies were decided")
+    return Verdict(WARN, f"{head}borderline: {figures} still contains the threshold {rule.threshold:.2f} after "
+                         f"{len(accs)} seeds ({why}): a TA should look", details=details)
+
+
+def _environment(env: np.ndarray | None) -> dict | None:
+    """The arithmetic the probe process reported (next to student code: shown, never trusted)."""
+    if env is None or env.dtype.kind != "U" or env.size != 1:
+        return None
+    try:
+        return seeds.clean_environment(json.loads(str(env.reshape(-1)[0])))
+    except (ValueError, RecursionError):
+        return None
 
 
 def compare_training(ctx, inputs, outcome) -> Verdict:
