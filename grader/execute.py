@@ -13,7 +13,9 @@ would reach bwrap, not the cell.
 """
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
 import re
 import signal
@@ -60,6 +62,7 @@ class Execution:
     captured: dict | None = None   # names -> values right after the marked cell
     capture_note: str = ""
     fingerprints: dict | None = None   # what the kernel held after the last cell (provenance.py)
+    ran_cells: list[int] = field(default_factory=list)   # code cells the kernel ran to their end (a reply came)
     probed: dict | None = None     # what the assignment's kernel probe returned
     kernel_start_s: float = 0.0    # until the kernel answered
     data_load_s: float | None = None   # inside load_data(), as the kernel's start-up hook counted it
@@ -278,12 +281,9 @@ def _size(msg: dict) -> int:
     return int(msg.get("nngrader_bytes") or len(json.dumps(msg["content"], default=str)))
 
 
-def _capture_code(names) -> str:
-    return (
-        "(lambda g, j: print(" + repr(CAPTURE_TAG) + " + j.dumps({n: (g[n] if type(g[n]) in (int, float, bool) "
-        "else float(g[n]) if hasattr(g[n], '__float__') else repr(g[n])[:80]) for n in " + repr(list(names)) +
-        " if n in g})))(globals(), __import__('json'))"
-    )
+def _tool_call(tool: str, names) -> str:
+    """A grader's cell that calls one of the start-up hook's tools (kernel_site/sitecustomize.py)."""
+    return f"__import__('sitecustomize').{tool}({CAPTURE_TAG!r}, {list(names)!r})"
 
 
 def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
@@ -293,7 +293,8 @@ def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
     notes: list[str] = []
     unkept: list[str] = []     # messages of the kernel the grader did not keep, per cell
     status = "ok"
-    captured, capture_note, probed = None, "the marked cell did not run", None
+    captured, capture_note, probed, fingerprints = None, "the marked cell did not run", None, None
+    ran_cells: list[int] = []
     running: int | str = "?"
     with tempfile.TemporaryDirectory(prefix="nngrader-kernel-") as tmp:
         scratch, run = Path(tmp) / "scratch", Path(tmp) / "run"
@@ -334,6 +335,7 @@ def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
                     running, t0 = index, time.monotonic()
                     try:
                         client.execute_cell(cell, index)
+                        ran_cells.append(index)
                     except (KeyError, TypeError, AttributeError, ValueError) as exc:   # a forged reply
                         cell.outputs.append(nbformat.v4.new_output("error", ename="MalformedReply", evalue=(
                             f"the kernel's reply to this cell could not be read ({type(exc).__name__})"), traceback=[]))
@@ -361,6 +363,8 @@ def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
                         if spec.kernel_probe:
                             probed = _kernel_probe(client, spec.kernel_probe, spec.kernel_probe_timeout_s)
                 else:
+                    if spec.fingerprint_names:
+                        fingerprints = _fingerprints(client, spec.fingerprint_names)
                     try:
                         stats = _kernel_stats(client)
                     except Exception:  # noqa: BLE001 - figures only: never the notebook's verdict
@@ -383,8 +387,8 @@ def execute(nb: nbformat.NotebookNode, spec: ExecSpec) -> Execution:
     if status == "errors" and not notes:
         notes.append(f"{len(errors)} cell(s) raised an error")
     message = "; ".join([("; ".join(notes) if notes else "all cells ran"), *unkept])
-    return Execution(status, message, time.monotonic() - started, nb, errors, captured, capture_note, probed,
-                     round(kernel_start_s, 2), stats.get("data_load_s"), stats.get("peak_rss_mb"))
+    return Execution(status, message, time.monotonic() - started, nb, errors, captured, capture_note, fingerprints,
+                     ran_cells, probed, round(kernel_start_s, 2), stats.get("data_load_s"), stats.get("peak_rss_mb"))
 
 
 def _kill(km: AsyncKernelManager) -> None:
@@ -419,9 +423,12 @@ def _run_own_cell(client: NotebookClient, source: str, timeout: int):
     client.timeout = timeout
     client.own = len(client.nb.cells) - 1   # its own output room, whatever the notebook printed
     client.kept.pop(client.own, None)
+    # silent: IPython runs no pre_run_cell/post_run_cell hooks of the notebook's around it
+    client.kc.execute = functools.partial(type(client.kc).execute, client.kc, silent=True)
     try:
         return client.execute_cell(cell, client.own, store_history=False)
     finally:
+        del client.kc.execute
         client.nb.cells.pop()
         client.own = None
 
@@ -432,47 +439,52 @@ def _responsive(client: NotebookClient) -> bool:
     return time.monotonic() - t0 < 9.5
 
 
-_KERNEL_PROBE = """
-def __nngrader_probe(source):
-    import json, traceback
-    namespace = {}
-    try:
-        exec(source, namespace)
-        found = namespace["probe"](globals())
-    except BaseException:
-        found = {"error": traceback.format_exc()[-2000:]}
-    print(TAG + json.dumps(found, default=str))
-__nngrader_probe(SOURCE)
-del __nngrader_probe
-"""
-
-
 def _kernel_probe(client: NotebookClient, source: str, timeout: float) -> dict:
     """Run the assignment's kernel probe on the notebook's namespace; what it found, as plain JSON
     (the notebook's own objects never leave the kernel: the grader judges what they computed)."""
-    code = _KERNEL_PROBE.replace("TAG", repr(CAPTURE_TAG)).replace("SOURCE", repr(source))
-    cell = _run_own_cell(client, code, int(timeout))
+    code = f"__import__('sitecustomize').nngrader_probe({CAPTURE_TAG!r}, {source!r})"
+    found = _tagged(_run_own_cell(client, code, int(timeout)))
+    if found is None:
+        return {"error": "the kernel did not answer the grader's probe with a dict (time limit, or its output was cut)"}
+    return found
+
+
+def _tagged(cell) -> dict | None:
+    """The JSON object a grader's cell printed after CAPTURE_TAG, or None."""
     text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
     for line in text.splitlines():
         if line.startswith(CAPTURE_TAG):
             try:
                 found = json.loads(line[len(CAPTURE_TAG):])
-            except json.JSONDecodeError:
-                break
-            return found if isinstance(found, dict) else {"error": "the kernel probe did not return a dict"}
-    return {"error": "the kernel did not answer the grader's probe (time limit, or its output was cut)"}
+            except (ValueError, RecursionError):   # a forged line: not JSON, or a 5,000-digit integer
+                return None
+            return found if isinstance(found, dict) else None
+    return None
 
 
 def _capture(client: NotebookClient, names) -> tuple[dict | None, str]:
-    cell = _run_own_cell(client, _capture_code(names), 20)
-    text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
-    for line in text.splitlines():
-        if line.startswith(CAPTURE_TAG):
-            try:
-                return json.loads(line[len(CAPTURE_TAG):]), "read from the kernel right after the marked cell ran"
-            except json.JSONDecodeError:
-                break
-    return None, "the kernel did not report the values after the marked cell"
+    found = _tagged(_run_own_cell(client, _tool_call("nngrader_capture", names), 20))
+    if found is None:
+        return None, "the kernel did not report the values after the marked cell"
+    return ({n: plain_number(found[n]) for n in names if n in found},
+            "read from the kernel right after the marked cell ran")
+
+
+def plain_number(value) -> int | float | str:
+    """What the grader takes of a captured value: an int under 10**18 or a finite float; anything
+    else (the kernel's own reason, or what a forged line holds) becomes a short text that says so."""
+    if type(value) is int and -10 ** 18 < value < 10 ** 18:
+        return value
+    if type(value) is float and math.isfinite(value):
+        return value
+    if type(value) is str:
+        return value[:120]
+    return f"not a plain number: a {type(value).__name__}"
+
+
+def _fingerprints(client: NotebookClient, names) -> dict | None:
+    """After the last cell: the code the kernel holds under each of `names` (provenance.py)."""
+    return _tagged(_run_own_cell(client, _tool_call("nngrader_fingerprints", names), 20))
 
 
 def _kernel_stats(client: NotebookClient) -> dict:
