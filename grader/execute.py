@@ -473,10 +473,10 @@ def _capture(client: NotebookClient, names) -> tuple[dict | None, str]:
 def plain_number(value) -> int | float | str:
     """What the grader takes of a captured value: an int under 10**18 or a finite float; anything
     else (the kernel's own reason, or what a forged line holds) becomes a short text that says so."""
-    if type(value) is int and -10 ** 18 < value < 10 ** 18:
-        return value
-    if type(value) is float and math.isfinite(value):
-        return value
+    if type(value) is int:
+        return value if -10 ** 18 < value < 10 ** 18 else f"an integer of about {len(str(abs(value)))} digits: too large"
+    if type(value) is float:
+        return value if math.isfinite(value) else f"{value!r}: not a finite number"
     if type(value) is str:
         return value[:120]
     return f"not a plain number: a {type(value).__name__}"
