@@ -103,7 +103,7 @@ class _SandboxedKernelManager(AsyncKernelManager):
     def client(self, **kwargs):
         kc = super().client(**kwargs)
         kc.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
-        kc.context.setsockopt(zmq.RCVHWM, 8)   # whole messages ZeroMQ queues unread for the grader (the kernel drops more)
+        kc.context.setsockopt(zmq.RCVHWM, 8)   # whole messages queued unread for the grader; the kernel drops more
         kc.iopub_channel_class = kc.shell_channel_class = _BoundedChannel
         return kc
 
@@ -474,7 +474,8 @@ def plain_number(value) -> int | float | str:
     """What the grader takes of a captured value: an int under 10**18 or a finite float; anything
     else (the kernel's own reason, or what a forged line holds) becomes a short text that says so."""
     if type(value) is int:
-        return value if -10 ** 18 < value < 10 ** 18 else f"an integer of about {len(str(abs(value)))} digits: too large"
+        too_large = f"an integer of about {len(str(abs(value)))} digits: too large"
+        return value if -10 ** 18 < value < 10 ** 18 else too_large
     if type(value) is float:
         return value if math.isfinite(value) else f"{value!r}: not a finite number"
     if type(value) is str:

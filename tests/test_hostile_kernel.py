@@ -13,7 +13,7 @@ import pytest
 from grader import cli
 
 from conftest import REFERENCE_NB, REPO
-from test_hostile import FULL, HP_CELL, NET, checks, message, variant
+from test_hostile import FULL, NET, checks, message, variant
 
 pytestmark = [pytest.mark.slow]   # under bwrap where it works, else rlimits: the grader's side is the same
 

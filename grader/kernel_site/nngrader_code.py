@@ -10,7 +10,7 @@ import hashlib
 
 _CodeType = type(compile("", "", "exec"))
 _sha256, _repr, _type, _sorted, _isinstance = hashlib.sha256, repr, type, sorted, isinstance
-_tuple, _frozenset, _str = tuple, frozenset, str
+_tuple, _frozenset = tuple, frozenset
 
 
 def code_fingerprint(code) -> str:

@@ -146,7 +146,6 @@ def _grader_tools():
     they use: a notebook that rebinds `print`, `float`, `type`, `json.dumps` or `globals`, in its
     namespace or in builtins, does not change what they read or how they write it. The kernel is
     the student's all the same (SECURITY.md says what this can and cannot prove)."""
-    import hashlib  # noqa: F401 - loaded now, before the notebook can replace it
     import json
     import math
     import traceback
@@ -155,7 +154,7 @@ def _grader_tools():
     from nngrader_code import code_fingerprint
 
     _type, _int, _float, _str, _bool, _print = type, int, float, str, bool, print
-    _getframe, _isfinite, _issubclass, _len, _index = sys._getframe, math.isfinite, issubclass, len, int.__index__
+    _getframe, _isfinite, _issubclass, _index = sys._getframe, math.isfinite, issubclass, int.__index__
     _int_repr, _float_repr, _float_new = int.__repr__, float.__repr__, float.__new__
     _function, _mro = _types.FunctionType, type.__dict__["__mro__"].__get__
     _class_dict, _flags = type.__dict__["__dict__"].__get__, type.__dict__["__flags__"].__get__
