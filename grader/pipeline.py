@@ -30,7 +30,8 @@ from typing import Callable
 
 import nbformat
 
-from . import __version__, assignment as assignments, datasets, execute, extract, imports, memo, notebook, probe, report
+from . import __version__, assignment as assignments, datasets, execute, extract, imports, memo, notebook, probe
+from . import provenance, report
 from . import rubric as rubric_mod
 from . import sandbox
 from .check import ERROR, FAIL, Context, Hyperparams, Verdict
@@ -39,7 +40,8 @@ from .write import write_atomic
 
 SCHEMA = 2
 GRADER = Path(__file__).resolve().parent
-EXECUTION_CODE = ("execute.py", "sandbox.py", "sandbox_launch.py", "notebook.py", "kernel_site/sitecustomize.py")
+EXECUTION_CODE = ("execute.py", "sandbox.py", "sandbox_launch.py", "notebook.py", "kernel_site/sitecustomize.py",
+                  "kernel_site/nngrader_code.py")
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,9 @@ def grade_one(sub: Submission, job: Job, overrides: list[dict] | None = None) ->
                                                                  a.kernel_packages)},
         "extraction": {"found": extraction.found, "sources": extraction.sources, "spelled": extraction.spelled,
                        "parse_problems": [p.__dict__ for p in extraction.problems]},
-        "hyperparams": {"values": hp.values, "source": hp.source, "note": hp.note, "cell": hp.cell},
+        "hyperparams": {"values": hp.values, "source": hp.source, "note": hp.note, "cell": hp.cell,
+                        "flags": provenance.hyperparam_flags(hp.values, (ran.get("probed") or {}).get("observed"))},
+        "provenance": _provenance(extraction, ran, a),
         "timing": {**{k: round(v, 2) for k, v in timing.items()}, "total": round(time.monotonic() - started, 2),
                    "worker_peak_rss_mb": _peak_rss_mb()},
     }
@@ -165,7 +169,9 @@ def _execution(sub: Submission, job: Job, a, ds, loaded, key: str, folder: Path)
         threads=job.threads, env=ds.kernel_env(), data_dirs=ds.readable,
         capture_cell=notebook.marked_cell(nb, a.marker), capture_names=tuple(a.hyperparameter_names),
         kernel_probe=a.kernel_probe, kernel_probe_timeout_s=float(limits.get("kernel_probe_timeout_s", 120)),
-        workdir_source=sub.folder, output_chars=int(limits.get("output_chars", 100_000)))
+        workdir_source=sub.folder, output_chars=int(limits.get("output_chars", 100_000)),
+        notebook_output_chars=int(limits.get("notebook_output_chars", 10 * int(limits.get("output_chars", 100_000)))),
+        fingerprint_names=tuple(dict.fromkeys([*a.names, *(s for v in a.aliases.values() for s in v)])))
     run = execute.execute(copy.deepcopy(nb), spec)
     write_atomic(folder / "executed.ipynb", nbformat.writes(run.notebook))
     ran = {"key": key,
@@ -173,9 +179,19 @@ def _execution(sub: Submission, job: Job, a, ds, loaded, key: str, folder: Path)
                          "errors": [e.__dict__ for e in run.errors], "note": a.kernel_note,
                          "kernel_start_s": run.kernel_start_s, "data_load_s": run.data_load_s,
                          "kernel_peak_rss_mb": run.peak_rss_mb},
-           "captured": run.captured, "capture_note": run.capture_note, "probed": run.probed}
+           "captured": run.captured, "capture_note": run.capture_note, "probed": run.probed,
+           "fingerprints": run.fingerprints, "ran_cells": run.ran_cells}
     write_atomic(folder / "execution.json", json.dumps(ran, indent=1, default=_json_default))
     return ran
+
+
+def _provenance(extraction, ran: dict, a) -> dict:
+    """Flags for the TA where the code graded is not the code that ran (grader/provenance.py)."""
+    if ran["execution"].get("status") in ("not_run", "not_started") or "ran_cells" not in ran:
+        return {"flags": [], "note": "the notebook did not run: nothing to compare"}
+    flags, note = provenance.code_flags(extraction.found, extraction.spelled, extraction.module_source,
+                                        ran.get("fingerprints"), a.names, ran.get("ran_cells"))
+    return {"flags": flags, "note": note}
 
 
 def finish(result: dict, a, job: Job, overrides: list[dict]) -> dict:
