@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, assignment, datasets, export, notebook, overrides, report, sandbox
+from . import __version__, assignment, datasets, export, notebook, overrides, report, sandbox, similarity
 from .discover import discover
 from .pipeline import Job, cores, default_jobs, grade_batch
 from .write import write_atomic
@@ -88,7 +88,8 @@ def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: boo
             "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "skipped": [{"file": str(p), "why": why} for p, why in intake.skipped],
             "unmatched": intake.unmatched, "missing": intake.missing, "override_problems": problems}
-    report.write_index(out, results, meta)
+    similar = similarity.run(out, results, a)   # for the TAs' eyes only: never changes points
+    report.write_index(out, results, meta, similar)
     exports = export.write_all(out, results, intake.missing, a.title, a.rubric.get("export", {}))
     errors = sum(1 for r in results if r.get("grader_error"))
     print(f"done in {time.monotonic() - started:.1f} s: {out / 'index.html'}, "

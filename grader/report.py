@@ -8,6 +8,7 @@ import math
 import re
 from collections import Counter
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -106,8 +107,13 @@ def student_view(result: dict) -> dict:
     return view
 
 
+def report_href(student: str) -> str:
+    """A link to a student's report that stays relative whatever the id holds (`:`, `/`, `#`)."""
+    return "./" + quote(student, safe="") + "/report.html"
+
+
 _env.filters["chart"] = line_chart
-_env.globals.update(STATUS_LABEL=STATUS_LABEL, code_lines=code_lines)
+_env.globals.update(STATUS_LABEL=STATUS_LABEL, code_lines=code_lines, report_href=report_href)
 
 
 def write_student(folder: Path, result: dict, feedback: bool = False) -> None:
@@ -117,7 +123,8 @@ def write_student(folder: Path, result: dict, feedback: bool = False) -> None:
                      _env.get_template("student.html.j2").render(r=student_view(result), for_student=True))
 
 
-def write_index(out: Path, results: list[dict], meta: dict) -> None:
+def write_index(out: Path, results: list[dict], meta: dict, similar=None) -> None:
+    """The dashboard; `similar` is grader.similarity's Outcome for the "Similar submissions" section."""
     rows = sorted(results, key=lambda r: r.get("student", ""))
     check_ids: list[str] = []
     for r in rows:
@@ -128,4 +135,4 @@ def write_index(out: Path, results: list[dict], meta: dict) -> None:
     max_total = max((r.get("max_total") or 0 for r in graded), default=0)
     write_atomic(out / "index.html", _env.get_template("index.html.j2").render(
         results=rows, check_ids=check_ids, meta=meta, failures=failure_counts(rows),
-        histogram=histogram([r.get("total", 0) for r in graded], max_total), max_total=max_total))
+        histogram=histogram([r.get("total", 0) for r in graded], max_total), max_total=max_total, similar=similar))

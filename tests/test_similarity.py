@@ -1,0 +1,146 @@
+"""Similar submissions across a class: planted copies are flagged, independent work and the
+template's minimal answers are not; the numbers, the time for 300 students, the cache, and a
+dashboard and CSV that stay safe whatever a student id or a message holds."""
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import random
+import re
+import time
+from dataclasses import replace
+
+import pytest
+
+from grader import assignment, fingerprint, report, similarity
+
+import similarity_class as sc
+
+CIFAR = assignment.load("cifar10_fcnet")
+SEEDS = range(4)
+
+
+@pytest.fixture(scope="module")
+def classes():
+    return [sc.make_class(40, seed=seed) for seed in SEEDS]
+
+
+def pairs(outcome) -> set[frozenset]:
+    return {frozenset((p.a, p.b)) for p in outcome.flagged}
+
+
+def test_disguises_leave_the_fingerprint_as_it_was():
+    given = similarity.given_code(CIFAR)
+    s = sc.random_style(random.Random(7))
+    s = replace(s, comments=0.0)
+    plain = sc.result("a", s, 1)["extraction"]["sources"]
+    for disguise in (replace(sc.renamed(s, random.Random(1)), reorder=True), replace(s, reformat=True)):
+        other = sc.result("b", disguise, 2)["extraction"]["sources"]
+        assert other != plain
+        for name in ("SGD", "FullyConnectedNet"):
+            mine = {g.hash for g in fingerprint.fingerprint({name: plain[name]}, given.known).grams}
+            theirs = {g.hash for g in fingerprint.fingerprint({name: other[name]}, given.known).grams}
+            if disguise.names == s.names:   # layout only: the very same k-grams
+                assert mine == theirs
+            else:   # renamed: the same unless a dict key followed a name (cache = {'z1': z1})
+                assert len(mine & theirs) / len(mine | theirs) > (0.5 if s.dict_cache else 0.99)
+
+
+def test_planted_cases_precision_and_recall(classes, tmp_path):
+    found = planted = flagged = 0
+    for seed, c in zip(SEEDS, classes):
+        outcome = similarity.run(tmp_path / str(seed), c.results, CIFAR)
+        assert not outcome.problem
+        got = pairs(outcome)
+        found += len(got & c.copies)
+        planted += len(c.copies)
+        flagged += len(got)
+        # never flagged: independent students, the minimal answers, the release handed back untouched
+        assert not {p for p in got - c.copies if any(s.startswith(("min", "untouched")) for s in p)}
+        bug = next(p for p in outcome.flagged if {p.a, p.b} == {"s002", "copy_bug"})
+        assert any("KeyError: '1'" in e.label for e in bug.results) and bug.bits > 0
+        assert bug.fragments and any(hit for f in bug.fragments for _, _, hit in f.left)
+    precision, recall = found / max(flagged, 1), found / planted
+    print(f"\nplanted copies: precision {found}/{flagged} = {precision:.2f}, recall {found}/{planted} = {recall:.2f} "
+          f"over {len(classes)} classes of {len(classes[0].results)}")
+    assert precision == 1.0
+    assert recall >= 0.8
+
+
+def test_similarity_never_changes_results_and_stays_out_of_student_pages(classes, tmp_path):
+    results = classes[0].results
+    before = copy.deepcopy(results)
+    outcome = similarity.run(tmp_path, results, CIFAR)
+    assert results == before and outcome.flagged
+    folder = tmp_path / "s002"
+    folder.mkdir()
+    result = {**results[0], "total": 0, "max_total": 90, "checks": [], "execution": {"status": "ok"}}
+    report.write_student(folder, result, feedback=True)
+    for page in ("report.html", "feedback.html"):
+        assert "copy_bug" not in (folder / page).read_text() and "Similar" not in (folder / page).read_text()
+
+
+def test_a_rerun_fingerprints_only_what_changed(classes, tmp_path):
+    results = copy.deepcopy(classes[1].results)
+    assert similarity.run(tmp_path, results, CIFAR).fingerprinted == len(results)
+    results[5]["extraction"]["sources"]["SGD"] += "\n# edited\n"
+    results[6]["extraction"]["sources"]["SGD"] = results[6]["extraction"]["sources"]["SGD"].replace(
+        "self.beta", "beta_")
+    assert similarity.run(tmp_path, results, CIFAR).fingerprinted == 2
+
+
+def test_300_submissions_in_seconds(tmp_path):
+    c = sc.make_class(293, seed=11)
+    assert len(c.results) >= 300
+    started = time.monotonic()
+    outcome = similarity.run(tmp_path, c.results, CIFAR)
+    cold = time.monotonic() - started
+    started = time.monotonic()
+    again = similarity.run(tmp_path, c.results, CIFAR)
+    warm = time.monotonic() - started
+    got = pairs(outcome)
+    print(f"\n{len(c.results)} submissions, {outcome.pairs_compared} pairs: {cold:.1f} s, re-run {warm:.1f} s "
+          f"({again.fingerprinted} fingerprinted); flagged {len(got)}, planted found {len(got & c.copies)}/{len(c.copies)}")
+    assert outcome.pairs_compared == len(c.results) * (len(c.results) - 1) // 2
+    assert again.fingerprinted == 0 and pairs(again) == got
+    assert len(got & c.copies) >= 2 and not {p for p in got - c.copies if any(s.startswith("min") for s in p)}
+    assert len(got - c.copies) <= len(c.results) // 50   # a few independent pairs may write near-identical code
+    assert cold < 60 and warm < 30   # generous for a slow CI machine; see the printed figure
+
+
+def test_dashboard_and_csv_are_safe_whatever_the_ids(classes, tmp_path):
+    hostile = {"s002": "=HYPERLINK(\"http://x\")", "copy_bug": "<script>alert(1)</script>#../x"}
+    results = copy.deepcopy(classes[0].results)
+    for r in results:
+        r["student"] = hostile.get(r["student"], r["student"])
+        r.update(total=0, max_total=90)
+    outcome = similarity.run(tmp_path, results, CIFAR)
+    rows = list(csv.reader(io.StringIO((tmp_path / "similarity.csv").read_text())))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert "'=HYPERLINK(\"http://x\")" in cells
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    report.write_index(tmp_path, results, {"assignment": "cifar10_fcnet", "isolation": "bwrap"}, outcome)
+    page = (tmp_path / "index.html").read_text()
+    section = page[page.index('id="similar"'):page.index("<script>")]
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in section
+    assert 'href="./%3Cscript%3Ealert%281%29%3C%2Fscript%3E%23..%2Fx/report.html"' in section
+    assert 'href="./%3DHYPERLINK%28%22http%3A%2F%2Fx%22%29/report.html"' in section
+    assert 'class="hit"' in section and not re.search(r"<[^>]*\son\w+=|src=", section)   # no handlers, nothing fetched
+    assert 'href="http' not in section
+
+
+def test_the_rubric_sets_it():
+    for assignment_id in assignment.known():
+        settings = similarity.Settings.from_rubric(assignment.load(assignment_id).rubric)
+        assert 0 < settings.code_threshold <= 1 and settings.enabled
+    with pytest.raises(SystemExit, match="threshhold"):
+        similarity.Settings.from_rubric({"similarity": {"threshhold": 0.5}})
+    off = similarity.run(None, [], replace_rubric({"similarity": {"enabled": False}}))
+    assert off.problem and not off.pairs
+
+
+def replace_rubric(rubric: dict):
+    a = copy.copy(CIFAR)
+    a.rubric = rubric
+    return a
