@@ -89,6 +89,7 @@ def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: boo
             "skipped": [{"file": str(p), "why": why} for p, why in intake.skipped],
             "unmatched": intake.unmatched, "missing": intake.missing, "override_problems": problems}
     similar = similarity.run(out, results, a)   # for the TAs' eyes only: never changes points
+    print(f"similar submissions: {similar.problem or f'{len(similar.flagged)} pair(s) over the threshold'}", flush=True)
     report.write_index(out, results, meta, similar)
     exports = export.write_all(out, results, intake.missing, a.title, a.rubric.get("export", {}))
     errors = sum(1 for r in results if r.get("grader_error"))

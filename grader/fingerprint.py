@@ -4,17 +4,20 @@ Each function (a method, a nested or a top-level function) is turned into a sequ
 AST node labels, in which:
 
 * comments, docstrings, blank lines, spacing and quote style are gone (they are not in the AST);
-* a function's local names (parameters, assignment and loop targets) become positional
-  placeholders (`$0`, `$1`, ... in order of first use), so renaming variables changes nothing;
+* a function's own names (parameters, assignment and loop targets) become placeholders,
+  numbered by first use inside each k-gram (`$0`, `$1`, ...), so renaming variables changes
+  nothing while which value flows where still counts;
 * attributes that neither the template, the reference nor numpy uses (`self.velocity`)
   become placeholders too, for the same reason;
 * constants, operators, library calls and the template's attributes stay as they are.
 
 Every run of K consecutive labels is hashed. A function is fingerprinted on its own, so the
 set of hashes of a class does not depend on the order of its methods. Each hash keeps the
-lines it came from, for showing the shared fragments side by side.
+lines it came from, for showing the shared fragments side by side. A second, canonical set
+(numpy's equivalent spellings made one: `np.dot(a, b)`, `a.dot(b)`, `a @ b`) serves only to
+tell which lines are the reference's answer written another way: no one's own.
 
-Submissions here are a few hundred lines at most, so every K-gram is kept (no winnowing):
+Submissions here are a few hundred lines at most, so every k-gram is kept (no winnowing):
 that costs little and a shared fragment of K labels is always found.
 """
 from __future__ import annotations
@@ -72,7 +75,7 @@ def vocabulary(sources: list[str]) -> set[str]:
     for source in sources:
         try:
             tree = ast.parse(source)
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):   # CPython's parser: too deeply nested
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute):
@@ -214,7 +217,7 @@ def grams(name: str, source: str, known: set[str], canonical: bool = False, memo
     function's text across calls: most of a class's code is the template, the same everywhere."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):   # CPython's parser: too deeply nested
         return []
     memo = {} if memo is None else memo
     lines, modules = source.splitlines(), _modules(tree)
@@ -222,7 +225,10 @@ def grams(name: str, source: str, known: set[str], canonical: bool = False, memo
     for fn in _functions(tree.body):
         key = ("\n".join(lines[fn.lineno - 1:fn.end_lineno]), canonical, frozenset(modules))
         if key not in memo:
-            memo[key] = _function_grams(_Canonical(modules).visit(fn) if canonical else fn, known)
+            try:
+                memo[key] = _function_grams(_Canonical(modules).visit(fn) if canonical else fn, known)
+            except RecursionError:   # nested thousands deep: compared without this function
+                memo[key] = []
         found += [Gram(h, name, fn.lineno + first, fn.lineno + last, canonical) for h, first, last in memo[key]]
     return found
 
@@ -232,6 +238,20 @@ def fingerprint(sources: dict[str, str], known: set[str], memo: dict | None = No
     memo = {} if memo is None else memo
     return Fingerprint([g for name, source in sorted(sources.items()) for canonical in (False, True)
                         for g in grams(name, source, known, canonical, memo)])
+
+
+def code_lines(source: str) -> set[int]:
+    """The lines that hold code, not docstrings, comments or blank lines: those a k-gram's span
+    marks when it is shown."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):   # CPython's parser: too deeply nested
+        return set()
+    docstrings = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)
+                  and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)}
+    return {node.lineno for node in ast.walk(tree)
+            if isinstance(node, (ast.stmt, ast.expr)) and id(node) not in docstrings
+            and not (isinstance(node, ast.Expr) and id(node.value) in docstrings)}
 
 
 def module_hashes(source: str, known: set[str], canonical: bool = False) -> set[int]:

@@ -12,7 +12,7 @@ students is compared on
 
 The outcome goes to the dashboard and to OUT/similarity.csv only: never into student reports,
 feedback or LMS exports, and it never changes points. Fingerprints are kept in
-OUT/.similarity/fingerprints.json with a key of the code they came from, so a re-run
+OUT/.similarity/fingerprints.json with a key of the code they came from (and of what was given), so a re-run
 fingerprints only new or changed submissions.
 """
 from __future__ import annotations
@@ -148,31 +148,45 @@ def _digest(value) -> str:
 # ---------------------------------------------------------------- fingerprints, cached
 
 
-def fingerprints(out: Path, results: list[dict], given: Given) -> tuple[dict[str, fingerprint.Fingerprint], int]:
-    """Each student's fingerprint, from the cache where the graded code and what was given are
-    unchanged; how many had to be computed."""
+@dataclass
+class Own:
+    """What a student wrote their own way: the k-grams of their graded code that are not what
+    everyone was given (`Fingerprint.given`), and the definitions those are in."""
+    hashes: set[int]
+    names: set[str]
+
+
+def own_code(print_: fingerprint.Fingerprint, given: Given) -> Own:
+    boilerplate = print_.given(given.hashes, given.canonical)
+    hashes = print_.hashes() - boilerplate
+    return Own(hashes, {g.name for g in print_.grams if g.hash in hashes})
+
+
+def own_codes(out: Path, results: list[dict], given: Given) -> tuple[dict[str, Own], int]:
+    """Each student's own code, from the cache where the graded code and what was given are
+    unchanged; how many submissions had to be fingerprinted."""
     path = out / CACHE
     try:
         cached = json.loads(path.read_text()) if path.is_file() else {}
     except (OSError, ValueError):
         cached = {}   # a damaged cache is only slower
     kept, computed, memo = {}, 0, {}
-    prints: dict[str, fingerprint.Fingerprint] = {}
+    owns: dict[str, Own] = {}
     for r in results:
         sources = (r.get("extraction") or {}).get("sources") or {}
         key = _digest([given.digest, sources])
         entry = cached.get(r["student"])
         if isinstance(entry, dict) and entry.get("key") == key:
-            prints[r["student"]] = fingerprint.Fingerprint([fingerprint.Gram(*g) for g in entry["grams"]])
+            owns[r["student"]] = Own(set(entry["own"]), set(entry["names"]))
         else:
-            prints[r["student"]] = fingerprint.fingerprint(sources, given.known, memo)
+            owns[r["student"]] = own_code(fingerprint.fingerprint(sources, given.known, memo), given)
             computed += 1
-        kept[r["student"]] = {"key": key, "grams": [[g.hash, g.name, g.first, g.last, g.canonical]
-                                                    for g in prints[r["student"]].grams]}
+        kept[r["student"]] = {"key": key, "own": sorted(owns[r["student"]].hashes),
+                              "names": sorted(owns[r["student"]].names)}
     if computed or set(kept) != set(cached):
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(kept, separators=(",", ":")))
-    return prints, computed
+    return owns, computed
 
 
 # ---------------------------------------------------------------- identical unusual results
@@ -183,17 +197,17 @@ def _canonical(details: dict) -> str:
     return json.dumps({k: v for k, v in (details or {}).items() if k != "traceback"}, sort_keys=True, default=repr)
 
 
-def result_signatures(result: dict, requires: dict[str, tuple], own_code: set[str], given: Given) -> dict[str, str]:
+def result_signatures(result: dict, requires: dict[str, tuple], own_names: set[str], given: Given) -> dict[str, str]:
     """signature -> what a TA reads, for the results of one student that could give a copy away:
     a check that ran their code and did not pass (message and figures), an exception the notebook
     raised, their hyperparameter set. Only where the student wrote code of their own: the
     release's stubs fail the same way for everyone who left them."""
     found = {}
-    if not own_code:
+    if not own_names:
         return found
     for check in result.get("checks", []):
         needs = requires.get(check["id"], ())
-        if check.get("status") in PASSING or not needs or not own_code & set(needs):
+        if check.get("status") in PASSING or not needs or not own_names & set(needs):
             continue   # passing is not unusual; a check of no code (settings only) is the settings
         key = f"check\x1f{check['id']}\x1f{check['status']}\x1f{check.get('message', '')}\x1f" \
               f"{_canonical(check.get('details'))}"
@@ -211,17 +225,16 @@ def result_signatures(result: dict, requires: dict[str, tuple], own_code: set[st
 # ---------------------------------------------------------------- the class
 
 
-def compare(results: list[dict], prints: dict[str, fingerprint.Fingerprint], given: Given,
-            requires: dict[str, tuple], settings: Settings) -> Outcome:
+def compare(results: list[dict], owns: dict[str, Own], given: Given, requires: dict[str, tuple],
+            settings: Settings) -> Outcome:
     """Every pair of students, through inverted indexes: only pairs that share something cost time."""
     outcome = Outcome(settings, students=len(results))
     n = len(results)
     outcome.pairs_compared = n * (n - 1) // 2
     if n < 2:
         return outcome
-    boilerplate = {s: p.given(given.hashes, given.canonical) for s, p in prints.items()}
-    own = {s: p.hashes() - boilerplate[s] for s, p in prints.items()}
-    own_names = {s: {g.name for g in p.grams if g.hash in own[s]} for s, p in prints.items()}
+    own = {s: o.hashes for s, o in owns.items()}
+    own_names = {s: o.names for s, o in owns.items()}
     frequency = Counter(h for hashes in own.values() for h in hashes)
     common_over = max(2, settings.common_fraction * n)
     distinct = {s: {h for h in hashes if frequency[h] <= common_over} for s, hashes in own.items()}
@@ -269,8 +282,11 @@ def compare(results: list[dict], prints: dict[str, fingerprint.Fingerprint], giv
             outcome.pairs.append(pair)
     outcome.pairs.sort(key=lambda p: (not p.flagged, -p.score, p.a, p.b))
     outcome.clusters = clusters(outcome.flagged)
-    by_student = {r["student"]: r for r in results}
+    by_student, prints = {r["student"]: r for r in results}, {}
     for pair in outcome.flagged[:settings.max_pairs_shown]:
+        for s in (pair.a, pair.b):   # the k-grams' lines, again: for the few students shown only
+            if s not in prints:
+                prints[s] = fingerprint.fingerprint(by_student[s]["extraction"]["sources"], given.known)
         pair.fragments = fragments(pair, by_student, prints, distinct)
     return outcome
 
@@ -299,11 +315,13 @@ def fragments(pair: Pair, by_student: dict, prints: dict, distinct: dict, contex
     common = distinct[pair.a] & distinct[pair.b]
 
     def marked(student: str, name: str) -> list[tuple[int, str, bool]]:
+        source = by_student[student]["extraction"]["sources"].get(name, "")
+        code = fingerprint.code_lines(source)
         hit = set()
         for g in prints[student].grams:
             if g.name == name and g.hash in common and not g.canonical:
-                hit.update(range(g.first, g.last + 1))
-        lines = by_student[student]["extraction"]["sources"].get(name, "").splitlines()
+                hit.update(n for n in range(g.first, g.last + 1) if n in code)
+        lines = source.splitlines()
         shown, last = [], 0
         for i, line in enumerate(lines, 1):
             if any(h in hit for h in range(i - context, i + context + 1)):
@@ -330,9 +348,9 @@ def run(out: Path, results: list[dict], a) -> Outcome:
     graded = [r for r in results if not r.get("grader_error") and r.get("student")]
     try:
         given = given_code(a)
-        prints, computed = fingerprints(out, graded, given)
+        owns, computed = own_codes(out, graded, given)
         requires = {c.id: c.requires for c in a.checks}
-        outcome = compare(graded, prints, given, requires, settings)
+        outcome = compare(graded, owns, given, requires, settings)
         outcome.fingerprinted = computed
         write_atomic(out / CSV_NAME, to_csv(outcome))
     except Exception as exc:  # noqa: BLE001 - the grades stand without it; say why on the dashboard

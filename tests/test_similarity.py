@@ -3,19 +3,27 @@ template's minimal answers are not; the numbers, the time for 300 students, the 
 dashboard and CSV that stay safe whatever a student id or a message holds."""
 from __future__ import annotations
 
+import base64
 import copy
 import csv
+import hashlib
 import io
 import random
 import re
+import shutil
+import subprocess
 import time
 from dataclasses import replace
 
+import nbformat
 import pytest
 
-from grader import assignment, fingerprint, report, similarity
+from grader import assignment, cli, fingerprint, report, similarity
 
 import similarity_class as sc
+from conftest import REPO
+
+ARTIFACTS = REPO / "test-artifacts"
 
 CIFAR = assignment.load("cifar10_fcnet")
 SEEDS = range(4)
@@ -144,3 +152,62 @@ def replace_rubric(rubric: dict):
     a = copy.copy(CIFAR)
     a.rubric = rubric
     return a
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+def test_a_real_batch_shows_the_section(tmp_path):
+    """Three notebooks graded for real: a student with a distinctive bug, a disguised copy of them,
+    and someone else. The dashboard flags the pair with its evidence; the exports know nothing of it;
+    in a browser, under a Content-Security-Policy that allows only the page's own style and script,
+    the page still works (screenshot in test-artifacts/similar.png)."""
+    rng = random.Random(3)
+    fast = {"hidden_dim": 50, "alpha": 0.01, "beta": 0.9, "batch_size": 20, "num_iters": 200}
+    base = replace(sc.random_style(rng), distinctive="str_keys", hyperparams=fast)
+    other = replace(sc.random_style(rng), hyperparams={**fast, "hidden_dim": 64})
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for student, style in (("ana", base), ("ben", replace(sc.renamed(base, rng), reformat=True)), ("cy", other)):
+        nbformat.write(sc.notebook(style, seed=len(student)), folder / f"{student}.ipynb")
+    out = tmp_path / "out"
+    assert cli.main(["grade", str(folder), "--out", str(out), "-j", "2", "--assignment", "cifar10_fcnet"]) == 0
+    rows = list(csv.DictReader(io.StringIO((out / "similarity.csv").read_text())))
+    flagged = [(r["student_a"], r["student_b"]) for r in rows if r["flagged"] == "yes"]
+    assert flagged == [("ana", "ben")] and "KeyError" in rows[0]["identical_results"]
+    for export in ("grades.csv", "canvas.csv", "moodle.csv", "blackboard.csv"):
+        assert "similar" not in (out / export).read_text().lower()
+    page = (out / "index.html").read_text()
+    assert 'href="./ana/report.html"' in page.split('id="similar"')[1]
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (.ci/run installs it)")
+    styles, scripts = re.findall(r"<style>(.*?)</style>", page, re.S), re.findall(r"<script>(.*?)</script>", page, re.S)
+    digest = lambda text: "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+    policy = (f"default-src 'none'; style-src {' '.join(map(digest, styles))}; "
+              f"script-src {' '.join(map(digest, scripts))}")
+    strict = out / "strict.html"
+    strict.write_text(page.replace("<head>", f'<head><meta http-equiv="Content-Security-Policy" content="{policy}">', 1))
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*flags, "--dump-dom", strict.resolve().as_uri() + "#sort=total"], capture_output=True,
+                         text=True, timeout=120).stdout
+    assert 'data-sorted="total"' in dom and 'class="hit"' in dom   # its script ran under the policy
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "similar.png"
+    body = page.split("<body>", 1)
+    focused = out / "similar.html"   # the section first, so that the screenshot shows it
+    section = page[page.index('<h2 id="similar">'):page.index("<script>")]
+    focused.write_text(body[0] + "<body>" + section + "</body></html>")
+    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1280,1400", focused.resolve().as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_code_that_cannot_be_read_only_leaves_its_author_out(classes, tmp_path):
+    results = copy.deepcopy(classes[2].results)
+    results[3]["extraction"]["sources"]["SGD"] = "def step(self, g):\n    return " + "-" * 5000 + "g\n"
+    results[4]["extraction"]["sources"]["FullyConnectedNet"] = "class FullyConnectedNet(:\n"
+    results[5]["extraction"]["sources"]["SGD"] = "def step(self, g):\n    return " + "-" * 980 + "g\n"
+    outcome = similarity.run(tmp_path, results, CIFAR)
+    assert not outcome.problem and pairs(outcome) == pairs(similarity.run(tmp_path / "b", classes[2].results, CIFAR))
