@@ -211,3 +211,90 @@ def test_code_that_cannot_be_read_only_leaves_its_author_out(classes, tmp_path):
     results[5]["extraction"]["sources"]["SGD"] = "def step(self, g):\n    return " + "-" * 980 + "g\n"
     outcome = similarity.run(tmp_path, results, CIFAR)
     assert not outcome.problem and pairs(outcome) == pairs(similarity.run(tmp_path / "b", classes[2].results, CIFAR))
+
+
+NNFS_OPTIMIZER = '''class Optimizer_SGD:
+    def __init__(self, learning_rate=1., decay=0., momentum=0.):
+        self.learning_rate = learning_rate
+        self.current_learning_rate = learning_rate
+        self.decay = decay
+        self.iterations = 0
+        self.momentum = momentum
+
+    def pre_update_params(self):
+        self.current_learning_rate = self.learning_rate / (1 + self.decay * self.iterations)
+
+    def update_params(self, layer):
+        for param, grad, store in (("weights", "dweights", "weight_momentums"), ("biases", "dbiases", "bias_momentums")):
+            value = getattr(layer, param)
+            velocity = getattr(layer, store, np.zeros_like(value))
+            velocity = self.momentum * velocity - self.current_learning_rate * getattr(layer, grad)
+            setattr(layer, store, velocity)
+            setattr(layer, param, value + velocity)
+
+    def post_update_params(self):
+        self.iterations += 1
+'''
+NNFS_LOSS_BACKWARD = '''    def backward(self, dvalues, y_true):
+        n = dvalues.shape[0]
+        labels = y_true.argmax(axis=1) if y_true.ndim == 2 else y_true
+        grad = dvalues.copy()
+        grad[np.arange(n), labels] -= 1
+        self.dinputs = grad / n
+'''
+NNFS_OTHER_OPTIMIZER = '''    def update_params(self, layer):
+        lr = self.current_learning_rate
+        if not self.momentum:
+            layer.weights -= lr * layer.dweights
+            layer.biases -= lr * layer.dbiases
+            return
+        if not hasattr(layer, "weight_momentums"):
+            layer.weight_momentums = np.zeros_like(layer.weights)
+            layer.bias_momentums = np.zeros_like(layer.biases)
+        layer.weight_momentums = self.momentum * layer.weight_momentums - lr * layer.dweights
+        layer.bias_momentums = self.momentum * layer.bias_momentums - lr * layer.dbiases
+        layer.weights += layer.weight_momentums
+        layer.biases += layer.bias_momentums
+'''
+
+
+def test_nnfs_the_books_code_is_nobodys_own_a_renamed_copy_is_found():
+    """The second assignment: two students hand in the book's classes (the reference), one the
+    release untouched, one writes the optimizer and the loss gradient their own way, another
+    copies that with every name changed, the methods reordered and comments added, and a fifth
+    writes their own optimizer. Only the copy is flagged."""
+    a = assignment.load("nnfs_sgd_momentum")
+    book = nbformat.read(REPO / "reference" / "nnfs_sgd_momentum.ipynb", as_version=4)
+
+    def student(name, optimizer=None, loss_backward=None):
+        nb = copy.deepcopy(book)
+        if optimizer is not None:
+            nb.cells[11].source = optimizer
+        if loss_backward is not None:
+            cell = nb.cells[9].source
+            nb.cells[9].source = cell[:cell.index("    def backward")] + loss_backward
+        ex = sc.extract.extract(nb, a.names, a.aliases)
+        return {"student": name, "extraction": {"sources": ex.sources}, "checks": [],
+                "hyperparams": {"values": {"learning_rate": 1.0, "decay": 1e-3, "momentum": 0.9}}}
+
+    renames = {"param": "attr", "grad": "g", "store": "slot", "value": "w", "velocity": "vel", "labels": "target",
+               " n ": " count ", "[np.arange(n)": "[np.arange(count)", "/ n\n": "/ count\n"}
+    copied_optimizer, copied_loss = NNFS_OPTIMIZER, NNFS_LOSS_BACKWARD
+    for old, new in renames.items():
+        copied_optimizer, copied_loss = copied_optimizer.replace(old, new), copied_loss.replace(old, new)
+    head, *methods = copied_optimizer.split("\n    def ")
+    copied_optimizer = "\n    def ".join([head, *reversed(methods)]).replace("    def post", "    # one step done\n    def post")
+    release = nbformat.read(a.folder / "release.ipynb", as_version=4)
+    results = [student("book1"), student("book2"),
+               {"student": "untouched", "extraction": {"sources": sc.extract.extract(release, a.names, a.aliases).sources}},
+               student("own", NNFS_OPTIMIZER, NNFS_LOSS_BACKWARD), student("copy", copied_optimizer, copied_loss),
+               student("other", NNFS_OPTIMIZER[:NNFS_OPTIMIZER.index("    def update_params")] + NNFS_OTHER_OPTIMIZER)]
+    assert results[4]["extraction"]["sources"] != results[3]["extraction"]["sources"]
+    given = similarity.given_code(a)
+    owns = {r["student"]: similarity.own_code(fingerprint.fingerprint(r["extraction"]["sources"], given.known), given)
+            for r in results}
+    assert not owns["book1"].hashes and not owns["untouched"].hashes and owns["own"].hashes
+    outcome = similarity.compare(results, owns, given, {c.id: c.requires for c in a.checks},
+                                 similarity.Settings.from_rubric(a.rubric))
+    print("\n", [(p.a, p.b, round(p.code, 2), p.shared, p.flagged) for p in outcome.pairs])
+    assert pairs(outcome) == {frozenset(("own", "copy"))}
