@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 K = 12   # labels per k-gram: about one statement such as `z1 = x.dot(W1) + b1`
-VERSION = f"ast-kgram-2-k{K}"   # part of the cache key: change it when the labels change
+VERSION = f"ast-kgram-3-k{K}"   # part of the cache key: change it when the labels change
 
 _KNOWN = set(dir(builtins)) | set(dir(np)) | set(dir(np.ndarray)) | {"self", "cls"}
 _LOCAL = "\x00"   # marks a label that is one of the student's own names
@@ -193,7 +193,12 @@ def _window(words: list[str]) -> list[str]:
     """A k-gram with the student's own names numbered by first use inside it: a renamed copy
     gives the same k-grams, and which value flows where still counts."""
     slots: dict[str, str] = {}
-    return [slots.setdefault(w, f"${len(slots)}") if w.startswith(_LOCAL) else w for w in words]
+    out = []
+    for w in words:
+        if w[0] == _LOCAL:
+            w = slots.get(w) or slots.setdefault(w, "$" + str(len(slots)))
+        out.append(w)
+    return out
 
 
 def _hash(labels: list[str]) -> int:
@@ -204,10 +209,11 @@ def _function_grams(fn: ast.FunctionDef | ast.AsyncFunctionDef, known: set[str])
     """(hash, first line, last line) of a function's k-grams, lines counted from its `def`."""
     labels = _labels(fn, known)
     words = [w for w, _ in labels]
+    lines = [n - fn.lineno for _, n in labels]
     found = []
     for i in range(max(0, len(labels) - K + 1)):
-        lines = [n for _, n in labels[i:i + K]]
-        found.append((_hash(_window(words[i:i + K])), min(lines) - fn.lineno, max(lines) - fn.lineno))
+        span = lines[i:i + K]
+        found.append((_hash(_window(words[i:i + K])), min(span), max(span)))
     return found
 
 

@@ -257,7 +257,7 @@ def compare(results: list[dict], owns: dict[str, Own], given: Given, requires: d
     holders: dict[str, list[str]] = defaultdict(list)
     for student, found in signatures.items():
         for key in found:
-            if counts[key] >= 2:
+            if 2 <= counts[key] <= common_over:   # shared, and unusual in this class
                 holders[key].append(student)
     evidence: dict[tuple[str, str], list[Evidence]] = defaultdict(list)
     for key, students in holders.items():
