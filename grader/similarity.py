@@ -148,6 +148,11 @@ def _digest(value) -> str:
 # ---------------------------------------------------------------- fingerprints, cached
 
 
+def _sources(result: dict) -> dict[str, str]:
+    """The graded code of a result: extracted name -> source (none if the notebook was unreadable)."""
+    return (result.get("extraction") or {}).get("sources") or {}
+
+
 @dataclass
 class Own:
     """What a student wrote their own way: the k-grams of their graded code that are not what
@@ -173,7 +178,7 @@ def own_codes(out: Path, results: list[dict], given: Given) -> tuple[dict[str, O
     kept, computed, memo = {}, 0, {}
     owns: dict[str, Own] = {}
     for r in results:
-        sources = (r.get("extraction") or {}).get("sources") or {}
+        sources = _sources(r)
         key = _digest([given.digest, sources])
         entry = cached.get(r["student"])
         if isinstance(entry, dict) and entry.get("key") == key:
@@ -286,7 +291,7 @@ def compare(results: list[dict], owns: dict[str, Own], given: Given, requires: d
     for pair in outcome.flagged[:settings.max_pairs_shown]:
         for s in (pair.a, pair.b):   # the k-grams' lines, again: for the few students shown only
             if s not in prints:
-                prints[s] = fingerprint.fingerprint(by_student[s]["extraction"]["sources"], given.known)
+                prints[s] = fingerprint.fingerprint(_sources(by_student[s]), given.known)
         pair.fragments = fragments(pair, by_student, prints, distinct)
     return outcome
 
@@ -315,7 +320,7 @@ def fragments(pair: Pair, by_student: dict, prints: dict, distinct: dict, contex
     common = distinct[pair.a] & distinct[pair.b]
 
     def marked(student: str, name: str) -> list[tuple[int, str, bool]]:
-        source = by_student[student]["extraction"]["sources"].get(name, "")
+        source = _sources(by_student[student]).get(name, "")
         code = fingerprint.code_lines(source)
         hit = set()
         for g in prints[student].grams:
