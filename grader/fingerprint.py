@@ -9,6 +9,7 @@ AST node labels, in which:
   nothing while which value flows where still counts;
 * attributes that neither the template, the reference nor numpy uses (`self.velocity`)
   become placeholders too, for the same reason;
+* a string that is the name of one of them (`cache = {'z1': z1}`) is that placeholder too;
 * constants, operators, library calls and the template's attributes stay as they are.
 
 Every run of K consecutive labels is hashed. A function is fingerprinted on its own, so the
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 K = 12   # labels per k-gram: about one statement such as `z1 = x.dot(W1) + b1`
-VERSION = f"ast-kgram-3-k{K}"   # part of the cache key: change it when the labels change
+VERSION = f"ast-kgram-4-k{K}"   # part of the cache key: change it when the labels change
 
 _KNOWN = set(dir(builtins)) | set(dir(np)) | set(dir(np.ndarray)) | {"self", "cls"}
 _LOCAL = "\x00"   # marks a label that is one of the student's own names
@@ -171,7 +172,10 @@ def _labels(fn: ast.FunctionDef | ast.AsyncFunctionDef, known: set[str]) -> list
         if isinstance(node, ast.Attribute):
             out.append(("." + node.attr if node.attr in known else _LOCAL + "." + node.attr, line))
         elif isinstance(node, ast.Constant):
-            out.append((f"c:{node.value!r}"[:40], line))
+            if isinstance(node.value, str) and node.value in local:   # `{'z1': z1}`: renamed with z1
+                out.append((_LOCAL + node.value, line))
+            else:
+                out.append((f"c:{node.value!r}"[:40], line))
             return
         else:
             out.append((type(node).__name__, line))
