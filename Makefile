@@ -1,7 +1,9 @@
-# make grade SUBMISSIONS=dir|zip [OUT=grades] [ROSTER=csv] [FEEDBACK=1] [DATA=dir|keras] [JOBS=n] [ASSIGNMENT=id]
+# make grade SUBMISSIONS=dir|zip [OUT=grades] [ROSTER=csv] [CANVAS_COLUMN=title|id] [FEEDBACK=1] [DATA=dir|keras] [JOBS=n] [ASSIGNMENT=id]
 #            [FORCE=1] [SANDBOX=auto|bwrap|none] [SCHEDULER=tcp://host:8786]
 # make test        the test suite (sets up .venv from pyproject.toml on first use)
 # make bench       grade N generated submissions and compare with plain nbclient
+# make screenshots the README's pictures (docs/*.png), from the Canvas example, in headless Chromium
+# make gradescope ASSIGNMENT=id [DATA=dir|npz] [ZIP=autograder.zip]   the Gradescope autograder (README)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,8 +12,9 @@ ASSIGNMENT ?=
 JOBS ?=
 N ?= 20
 SANDBOX ?= auto
+ZIP ?= autograder.zip
 
-.PHONY: grade test bench setup clean
+.PHONY: grade test bench screenshots gradescope setup clean
 
 setup: $(VENV)/.installed
 
@@ -25,13 +28,20 @@ grade: setup
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-or-zip [OUT=grades] [ROSTER=csv] [FEEDBACK=1] [DATA=...] [JOBS=n]"; exit 2; }
 	$(BIN)/python -m grader grade "$(SUBMISSIONS)" $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) --out "$(OUT)" $(if $(JOBS),-j $(JOBS)) \
 		--sandbox $(SANDBOX) $(if $(DATA),--data "$(DATA)") $(if $(FORCE),--force) \
-		$(if $(ROSTER),--roster "$(ROSTER)") $(if $(FEEDBACK),--feedback) $(if $(SCHEDULER),--scheduler "$(SCHEDULER)")
+		$(if $(ROSTER),--roster "$(ROSTER)") $(if $(CANVAS_COLUMN),--canvas-column "$(CANVAS_COLUMN)") $(if $(FEEDBACK),--feedback) $(if $(SCHEDULER),--scheduler "$(SCHEDULER)")
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
 	$(BIN)/python benchmarks/bench.py --n $(N) $(if $(DATA),--data "$(DATA)") $(if $(JOBS),-j $(JOBS))
+
+screenshots: setup
+	$(BIN)/python docs/screenshots.py
+
+gradescope: setup
+	@test -n "$(ASSIGNMENT)" || { echo "usage: make gradescope ASSIGNMENT=id [DATA=cifar-10-batches-py folder or .npz] [ZIP=autograder.zip]"; exit 2; }
+	$(BIN)/python -m grader gradescope build --assignment $(ASSIGNMENT) $(if $(DATA),--data "$(DATA)") --out "$(ZIP)"
 
 clean:
 	rm -rf $(VENV) grades bench-out

@@ -59,7 +59,7 @@ def make_submissions(folder: Path, n: int) -> dict[str, str]:
         assert old in nb.cells[cell].source, name
         nb.cells[cell].source = nb.cells[cell].source.replace(old, new)
         kinds.append(("buggy", nb))
-    kinds.append(("buggy", nbformat.read(REPO / "tests" / "data" / "student_004.ipynb", as_version=4)))
+    kinds.append(("buggy", nbformat.read(REPO / "examples" / "cifar10_fcnet" / "student_004.ipynb", as_version=4)))
     kinds.append(("release", nbformat.read(REPO / "assignments" / "cifar10_fcnet" / "release.ipynb", as_version=4)))
     made = {}
     for i in range(n):

@@ -83,6 +83,12 @@ class Assignment:
         return self.spec.get("dataset")
 
     @property
+    def kernel_packages(self) -> list[str]:
+        """What the kernel lets a notebook import (import names), beyond the standard library:
+        named in the report when a notebook imports something else."""
+        return list(self.spec.get("kernel_packages", []))
+
+    @property
     def kernel_note(self) -> str:
         """What reports tell students about how their notebook ran (e.g. where its data came from)."""
         return self.spec.get("kernel_note", "")

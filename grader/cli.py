@@ -2,6 +2,8 @@
 
     python -m grader grade SUBMISSIONS [options]     a folder, or an LMS's zip, of notebooks
     python -m grader regrade OUT [--student ID ...] [--rescore]
+    python -m grader gradescope build --assignment ID [--data ...] | gradescope run [--root /autograder]
+    python -m grader prairielearn [--root /grade]
 """
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, assignment, datasets, export, notebook, overrides, report, sandbox, similarity
-from .discover import discover
+from . import __version__, assignment, datasets, export, gradescope, notebook, overrides, prairielearn, report, roster, sandbox
+from . import similarity
+from .discover import discover, folder_name
 from .pipeline import Job, cores, default_jobs, grade_batch
 from .write import write_atomic
 
@@ -21,21 +24,34 @@ SHORT = {"pass": "ok", "pass_with_warning": "warn", "fail": "FAIL", "error": "ER
 RUN_FILE = "run.json"   # in OUT: how it was graded, for `regrade`
 
 
+def _shown(text: str) -> str:
+    """Student text (ids, file names) as the terminal may print it: control characters (escape
+    sequences that would move the cursor or retitle the window) spelled out."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def _progress(done: int, total: int, result: dict, cached: bool) -> None:
     checks = " ".join(f"{c['id']}:{SHORT.get(c['status'], c['status'])}" for c in result.get("checks", []))
     took = "cached" if cached else f"{result.get('timing', {}).get('total', 0):.1f} s"
     width = len(str(total))
-    print(f"[{done:>{width}}/{total}] {result['student']:<24} {result.get('total', 0):>6}/{result.get('max_total') or '?':<5}"
-          f" {checks}  ({took})" + ("  GRADER ERROR" if result.get("grader_error") else ""), flush=True)
+    print(f"[{done:>{width}}/{total}] {_shown(result['student']):<24} {result.get('total', 0):>6}/"
+          f"{result.get('max_total') or '?':<5} {checks}  ({took})"
+          + ("  GRADER ERROR" if result.get("grader_error") else ""), flush=True)
 
 
 def _detect(subs) -> str:
-    """The assignment of a batch, from its notebooks' code, when --assignment is not given."""
+    """The assignment of a batch, from its notebooks' code, when --assignment is not given. A file
+    that cannot be read (whatever goes wrong: RecursionError, MemoryError, ...) matches nothing;
+    grading it says why."""
     sources = []
     for sub in subs:
-        loaded = notebook.load_file(sub.path, max_mb=100)
-        if loaded.notebook is not None:
-            sources.append("\n".join(c.get("source", "") for c in loaded.notebook.cells if c.get("cell_type") == "code"))
+        try:
+            loaded = notebook.load_file(sub.path, max_mb=100)
+            if loaded.notebook is not None:
+                sources.append("\n".join(str(c.get("source", "")) for c in loaded.notebook.cells
+                                         if c.get("cell_type") == "code"))
+        except Exception:  # noqa: BLE001 - one file never stops the batch
+            continue
     found, why = assignment.detect(sources)
     if found is None:
         raise SystemExit(f"cannot tell which assignment these notebooks are ({why}): pass --assignment "
@@ -47,6 +63,7 @@ def _detect(subs) -> str:
 def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: bool = False) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    _clear_the_way(out, (RUN_FILE, "index.html", *export.FILES))
     source = Path(args.submissions)
     intake = discover(source, Path(args.roster) if args.roster else None, out / ".unpacked" / source.stem)
     subs = intake.submissions
@@ -66,18 +83,24 @@ def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: boo
         "submissions": str(source.resolve()), "assignment": assignment_id,
         "rubric": str(rubric_path.resolve()) if rubric_path else None, "data": args.data, "sandbox": args.sandbox,
         "roster": str(Path(args.roster).resolve()) if args.roster else None, "jobs": args.jobs,
-        "feedback": bool(args.feedback), "scheduler": getattr(args, "scheduler", None)}, indent=1))
+        "feedback": bool(args.feedback), "scheduler": getattr(args, "scheduler", None),
+        "canvas_column": getattr(args, "canvas_column", None)}, indent=1))
     on = f" on {ds.name} ({ds.n_train} training / {ds.n_test} test images)" if ds.public_dir else ""
     where = f"on the cluster at {args.scheduler}" if getattr(args, "scheduler", None) else f"with {jobs} worker(s)"
     print(f"grading {len(subs)} submission(s) of {assignment_id}{on} {where}, sandbox {box.mode} -> {out}", flush=True)
     if not getattr(args, "scheduler", None):
         print(f"  {jobs} worker(s): {why}", flush=True)
     for path, why in intake.skipped:
-        print(f"  skipped: {path.name}: {why}", flush=True)
+        print(f"  skipped: {_shown(path.name)}: {_shown(why)}", flush=True)
     for student in intake.unmatched:
-        print(f"  not on the roster: {student}", flush=True)
+        print(f"  not on the roster: {_shown(student)}", flush=True)
     for person in intake.missing:
-        print(f"  no submission: {person.get('name', '')} ({person.get('lms_id') or person.get('email', '')})", flush=True)
+        print(f"  no submission: {_shown(person.get('name', ''))} "
+              f"({_shown(person.get('lms_id') or person.get('email', ''))})", flush=True)
+    settings = _export_settings(a, args, intake)
+    if isinstance(force, set):
+        for name in sorted(force - {s.student for s in subs} - {folder_name(s.student) for s in subs}):
+            print(f"  --student {_shown(name)}: no such student in {source}", file=sys.stderr, flush=True)
     corrections, problems = overrides.load(out / "overrides.toml", {s.student for s in subs}, {c.id for c in a.checks})
     for problem in problems:
         print(f"  {problem}", file=sys.stderr, flush=True)
@@ -91,12 +114,39 @@ def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: boo
     similar = similarity.run(out, results, a)   # for the TAs' eyes only: never changes points
     print(f"similar submissions: {similar.problem or f'{len(similar.flagged)} pair(s) over the threshold'}", flush=True)
     report.write_index(out, results, meta, similar)
-    exports = export.write_all(out, results, intake.missing, a.title, a.rubric.get("export", {}))
+    exports = export.write_all(out, results, intake.missing, a.title, settings)
     errors = sum(1 for r in results if r.get("grader_error"))
     print(f"done in {time.monotonic() - started:.1f} s: {out / 'index.html'}, "
           + ", ".join(p.name for p in exports) + (f"; {errors} grader error(s): see the reports" if errors else ""),
           flush=True)
     return 1 if errors else 0
+
+
+def _export_settings(a, args: argparse.Namespace, intake) -> dict:
+    """The rubric's [export], with the Canvas assignment id taken from a Canvas gradebook export
+    given as the roster when the rubric does not set it; said, or warned about, once."""
+    settings = dict(a.rubric.get("export", {}))
+    wanted = getattr(args, "canvas_column", None)
+    if settings.get("canvas_assignment_id") and not wanted:
+        return settings
+    columns = roster.gradebook_columns(Path(args.roster)) if args.roster else []
+    if not (wanted or columns or "canvas" in intake.kinds):
+        return settings   # nothing says this course is on Canvas: no warning about its column
+    found, said = export.canvas_column(columns, settings.get("title", a.title), wanted)
+    print(f"  {_shown(said)}", file=sys.stderr if found is None else sys.stdout, flush=True)
+    return {**settings, "canvas_assignment_id": found} if found else settings
+
+
+def _clear_the_way(out: Path, names: tuple[str, ...]) -> None:
+    """A folder where the grader writes a file (a student named `index.html`, graded by a grader
+    before students got folders of their own) is moved aside, not deleted: the run goes on."""
+    for name in names:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            aside = out / f".{name}.moved-aside-{time.strftime('%Y%m%dT%H%M%S')}"
+            path.rename(aside)
+            print(f"  {path} was a folder, in the way of the grader's {name}: moved to {aside.name}",
+                  file=sys.stderr, flush=True)
 
 
 def regrade(args: argparse.Namespace) -> int:
@@ -123,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--out", default="grades")
     g.add_argument("--rubric", default=None, help="a rubric file other than the assignment's own")
     g.add_argument("--roster", default=None, help="a CSV of the class (Canvas or Moodle export, or id,name,email,...)")
+    g.add_argument("--canvas-column", default=None, metavar="TITLE_OR_ID",
+                   help="the gradebook column canvas.csv fills (default: the one of a Canvas gradebook export given "
+                        "as --roster titled as the rubric's title, else the rubric's canvas_assignment_id)")
     g.add_argument("-j", "--jobs", type=int, default=None,
                    help="submissions graded at once (default: one per core, as far as memory allows)")
     g.add_argument("--force", action="store_true", help="regrade everything, executing every notebook again")
@@ -140,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--rescore", action="store_true",
                    help="judge every submission again (after a rubric or checks change) without executing "
                         "notebooks whose code did not change")
+    gradescope.add_parser(sub)
+    prairielearn.add_parser(sub)
     args = ap.parse_args(argv)
+    if hasattr(args, "run"):   # a platform's command
+        return args.run(args)
     if args.command == "regrade":
         return regrade(args)
     return grade(args, force=args.force)

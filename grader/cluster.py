@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import assignment as assignments, datasets, pipeline, sandbox
-from .discover import Submission
+from .discover import Submission, folder_name
 from .write import write_atomic
 
 STAGE_FILES = ("executed.ipynb", "execution.json")
@@ -42,7 +42,7 @@ def grade_remote(payload: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="nngrader-task-") as tmp:
         root = Path(tmp)
         if payload["in_folder"]:
-            folder = root / "submission" / payload["student"]
+            folder = root / "submission" / folder_name(payload["student"])
             for name, data in payload["folder"].items():
                 (folder / name).parent.mkdir(parents=True, exist_ok=True)
                 (folder / name).write_bytes(data)
@@ -64,8 +64,8 @@ def grade_remote(payload: dict) -> dict:
         sub = Submission(payload["student"], path, folder, payload["note"], payload["info"], payload["late"],
                          payload["submitted_at"])
         result = pipeline.grade_one(sub, job, payload["overrides"])
-        files = {name: (job.out / sub.student / name).read_bytes() for name in STAGE_FILES
-                 if (job.out / sub.student / name).is_file()}
+        folder = pipeline.student_dir(job.out, sub.student)
+        files = {name: (folder / name).read_bytes() for name in STAGE_FILES if (folder / name).is_file()}
         return {"result": result, "files": files}
 
 
@@ -102,7 +102,7 @@ def _keep(done: dict, sub: Submission, keys: dict, job: pipeline.Job, a, overrid
             sub, job, f"the worker's keys {result.get('keys')} differ from this machine's {keys}",
             "a worker graded this with another grader version, data set or isolation: install the same "
             "version everywhere, with the same data cache and bubblewrap")
-    folder = job.out / sub.student
+    folder = pipeline.student_dir(job.out, sub.student)
     for name, data in done["files"].items():
         write_atomic(folder / name, data)
     result["graded_on"] = "cluster"

@@ -10,6 +10,10 @@ default: the LMS then leaves their grade as it is).
   address, Grade, Maximum Grade, Feedback comments); the gradebook's CSV import takes it too.
 * blackboard.csv: Blackboard Grade Center upload: Last Name, First Name, Username,
   "<title> |<column id>", every field quoted.
+
+Every file is inert: a text cell that a spreadsheet would read as a formula (it begins with
+=, +, -, @, a tab or a carriage return: a student's file name, a roster's name or section)
+gets a leading apostrophe, the usual defence; numbers stay numbers, negative ones too.
 """
 from __future__ import annotations
 
@@ -40,9 +44,20 @@ def _rows(results: list[dict], missing: list[dict]) -> list[tuple[dict, dict | N
     return sorted(rows, key=lambda row: (row[0].get("name", "") or row[0]["student"]).lower())
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(cell):
+    """A cell as a spreadsheet may open it: text that could start a formula gets a leading "'"."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
+        return "'" + cell
+    return cell
+
+
 def _csv(rows: list[list], quote_all: bool = False) -> str:
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL).writerows(rows)
+    writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL)
+    writer.writerows([inert(cell) for cell in row] for row in rows)
     return buf.getvalue()
 
 
@@ -120,14 +135,42 @@ def blackboard(results: list[dict], missing: list[dict], title: str, settings: d
     return _csv(rows, quote_all=True)
 
 
+FILES = ("grades.csv", "canvas.csv", "moodle.csv", "blackboard.csv")
+
+
+def canvas_column(columns: list[tuple[str, str]], title: str, wanted: str | None) -> tuple[str | None, str]:
+    """The Canvas assignment id that canvas.csv fills, from the gradebook export's columns: the one
+    `wanted` names (its title, its id, or "title (id)"), else the one titled as the rubric's title.
+    Without an id Canvas creates a new column on import instead of filling the assignment's, so
+    every way of not finding one says so, and how to fix it."""
+    def same(a: str, b: str) -> bool:
+        return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+    if wanted and wanted.strip().isdigit() and not columns:
+        return wanted.strip(), f"canvas.csv fills the Canvas assignment {wanted.strip()}, as --canvas-column says"
+    if wanted:
+        found = [(t, i) for t, i in columns if wanted.strip() in (i, f"{t} ({i})") or same(t, wanted)]
+    else:
+        found = [(t, i) for t, i in columns if same(t, title)]
+    if len(found) == 1:
+        return found[0][1], f"canvas.csv fills the gradebook's column '{found[0][0]} ({found[0][1]})'"
+    fix = ("set canvas_assignment_id in the rubric's [export], or pass --canvas-column with the column's "
+           "title or id (the number in brackets in the gradebook export's header)")
+    if len(found) > 1:
+        names = ", ".join(f"'{t} ({i})'" for t, i in found)
+        return None, f"WARNING: several gradebook columns match ({names}): {fix}"
+    asked = f"'{wanted}'" if wanted else f"the title '{title}'"
+    return None, (f"WARNING: canvas.csv has no Canvas assignment id: no gradebook column matches {asked}. Canvas "
+                  f"will then create a new column '{title}' instead of filling the assignment's: {fix}")
+
+
 def write_all(out: Path, results: list[dict], missing: list[dict], title: str, settings: dict) -> list[Path]:
     """Every export, from the results of a run; `settings` is the rubric's [export] table."""
     title = settings.get("title", title)
     max_total = max((r.get("max_total") or 0 for r in results), default=0)
-    files = {"grades.csv": generic(results, missing),
-             "canvas.csv": canvas(results, missing, title, max_total, settings),
-             "moodle.csv": moodle(results, missing, max_total, settings),
-             "blackboard.csv": blackboard(results, missing, title, settings)}
+    texts = (generic(results, missing), canvas(results, missing, title, max_total, settings),
+             moodle(results, missing, max_total, settings), blackboard(results, missing, title, settings))
+    files = dict(zip(FILES, texts))
     for name, text in files.items():
         write_atomic(out / name, text.encode("utf-8"))
     return [out / name for name in files]

@@ -37,6 +37,9 @@ def load(data: bytes) -> Loaded:
         nul = " and contains NUL bytes (damaged, or not a text file)" if "\x00" in text else ""
         return Loaded(None, f"not a notebook: the file is not valid JSON{nul} ({exc.msg} at line {exc.lineno}, "
                             f"column {exc.colno}); was it saved from Jupyter as .ipynb?")
+    except (RecursionError, MemoryError) as exc:   # e.g. [[[[...]]]] 100,000 levels deep
+        return Loaded(None, f"not a readable notebook: its JSON is nested too deeply or too large to read "
+                            f"({type(exc).__name__}); was it saved from Jupyter as .ipynb?")
     if not isinstance(raw, dict) or not ("cells" in raw or "worksheets" in raw):
         return Loaded(None, "not a notebook: the JSON has no cells")
     version = raw.get("nbformat")

@@ -30,11 +30,11 @@ from typing import Callable
 
 import nbformat
 
-from . import __version__, assignment as assignments, datasets, execute, extract, memo, notebook, probe, report
+from . import __version__, assignment as assignments, datasets, execute, extract, imports, memo, notebook, probe, report
 from . import rubric as rubric_mod
 from . import sandbox
 from .check import ERROR, FAIL, Context, Hyperparams, Verdict
-from .discover import Submission
+from .discover import Submission, folder_name
 from .write import write_atomic
 
 SCHEMA = 2
@@ -56,8 +56,13 @@ class Job:
     feedback: bool = False   # also write the student-facing report, feedback.html
 
 
+def student_dir(out: Path, student: str) -> Path:
+    """A student's folder under OUT (see discover.folder_name: safe and distinct for any id)."""
+    return out / folder_name(student)
+
+
 def result_path(out: Path, student: str) -> Path:
-    return out / student / "result.json"
+    return student_dir(out, student) / "result.json"
 
 
 def _digest(value) -> str:
@@ -104,7 +109,7 @@ def grade_one(sub: Submission, job: Job, overrides: list[dict] | None = None) ->
     ds = datasets.for_assignment(a.dataset_kind, job.data_spec)
     sha = sub.sha256()
     keys = stage_keys(sha, job, a, ds)
-    folder = job.out / sub.student
+    folder = student_dir(job.out, sub.student)
     folder.mkdir(parents=True, exist_ok=True)
     timing = {"execute": 0.0, "checks": 0.0, "train": 0.0}
     loaded = notebook.load_file(sub.path, int(a.limits().get("notebook_mb", 100)))
@@ -132,7 +137,9 @@ def grade_one(sub: Submission, job: Job, overrides: list[dict] | None = None) ->
         "checks": [{**r.to_json(), "requires": list(c.requires)} for r, c in zip(results, a.checks)],
         "late_input": {"marked": sub.late, "submitted_at": sub.submitted_at},
         "notebook": {"problem": loaded.problem, "note": "; ".join(x for x in (loaded.note, sub.note) if x)},
-        "execution": {**ran["execution"], "kept": bool(ran.get("kept"))},
+        "execution": {**ran["execution"], "kept": bool(ran.get("kept")),
+                      "missing_modules": imports.missing_modules(ran["execution"].get("errors", []),
+                                                                 a.kernel_packages)},
         "extraction": {"found": extraction.found, "sources": extraction.sources, "spelled": extraction.spelled,
                        "parse_problems": [p.__dict__ for p in extraction.problems]},
         "hyperparams": {"values": hp.values, "source": hp.source, "note": hp.note, "cell": hp.cell},
@@ -330,14 +337,15 @@ def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool | set[s
         progress(len(results), len(subs), result, cached)
 
     for sub in subs:
-        forced = force is True or (isinstance(force, set) and sub.student in force)
+        named = {sub.student, folder_name(sub.student)}   # `regrade --student` takes the id or its folder's name
+        forced = force is True or (isinstance(force, set) and not force.isdisjoint(named))
         prior = None if forced or recheck else read_json(result_path(job.out, sub.student))
         keys = stage_keys(sub.sha256(), job, a, ds)
         if prior is not None and prior.get("keys") == keys and not prior.get("grader_error"):
             record(_rescored(prior, sub, a, job, overrides.get(sub.student, [])), cached=True)
         else:
             if forced:
-                (job.out / sub.student / "execution.json").unlink(missing_ok=True)
+                (student_dir(job.out, sub.student) / "execution.json").unlink(missing_ok=True)
             todo.append(sub)
     _remove_leftovers(job.out)
     if scheduler:

@@ -1,9 +1,15 @@
 """Render HTML from results: a report per student for the TA, a student-facing variant without
 anything of the reference or the hidden inputs, and the dashboard for the TAs. Every page is
-one self-contained file (inline CSS, SVG and script): it opens from the file system."""
+one self-contained file (inline CSS, SVG and script): it opens from the file system.
+
+Every page is inert: student text is escaped (jinja2's autoescape), links made from a student
+id are relative URLs of safe folder names, and a Content-Security-Policy lets the page run
+only its own stylesheet and script (by their SHA-256), should anything slip through."""
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import math
 import re
 from collections import Counter
@@ -13,6 +19,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from .discover import folder_name
 from .write import write_atomic
 
 _env = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html", "j2"]),
@@ -108,8 +115,34 @@ def student_view(result: dict) -> dict:
 
 
 def report_href(student: str) -> str:
-    """A link to a student's report that stays relative whatever the id holds (`:`, `/`, `#`)."""
-    return "./" + quote(student, safe="") + "/report.html"
+    """The dashboard's link to a student's report: a relative path ('./' first, so that no
+    scheme such as 'javascript:' can be read into it) of percent-encoded segments."""
+    return f"./{quote(folder_name(student), safe='')}/report.html"
+
+
+def _raw(name: str) -> str:
+    """A file of templates/ as it is (the stylesheet, the dashboard's script): never rendered."""
+    return _env.loader.get_source(_env, name)[0]
+
+
+def _hash_source(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+STYLE = _raw("style.css.j2")
+DASHBOARD_JS = _raw("dashboard.js.j2")
+
+
+def content_security_policy(scripts: tuple[str, ...] = ()) -> str:
+    """Nothing may load or run but the page's own stylesheet and `scripts` (inline SVG is markup,
+    not a load). An injected <script>, on...= handler, javascript: link or <style> is refused."""
+    script_src = " ".join(_hash_source(s) for s in scripts) or "'none'"
+    return (f"default-src 'none'; style-src {_hash_source(STYLE)}; script-src {script_src}; "
+            "base-uri 'none'; form-action 'none'")
+
+
+def _render(template: str, scripts: tuple[str, ...] = (), **values) -> str:
+    return _env.get_template(template).render(csp=content_security_policy(scripts), style=Markup(STYLE), **values)
 
 
 _env.filters["chart"] = line_chart
@@ -117,10 +150,16 @@ _env.globals.update(STATUS_LABEL=STATUS_LABEL, code_lines=code_lines, report_hre
 
 
 def write_student(folder: Path, result: dict, feedback: bool = False) -> None:
-    write_atomic(folder / "report.html", _env.get_template("student.html.j2").render(r=result, for_student=False))
+    write_atomic(folder / "report.html", _render("student.html.j2", r=result, for_student=False))
     if feedback:
-        write_atomic(folder / "feedback.html",
-                     _env.get_template("student.html.j2").render(r=student_view(result), for_student=True))
+        write_atomic(folder / "feedback.html", _render("student.html.j2", r=student_view(result), for_student=True))
+
+
+def check_html(check: dict, result: dict) -> str:
+    """One check's message and findings as the reports show them (for a student, pass
+    `student_view(result)` and its check): the autograders' per-check feedback."""
+    details = _env.get_template("check.html.j2").module.details(check, result)
+    return str(Markup("<p>{}</p>{}").format(check.get("message", ""), details))
 
 
 def write_index(out: Path, results: list[dict], meta: dict, similar=None) -> None:
@@ -133,6 +172,7 @@ def write_index(out: Path, results: list[dict], meta: dict, similar=None) -> Non
                 check_ids.append(c["id"])
     graded = [r for r in rows if not r.get("grader_error")]
     max_total = max((r.get("max_total") or 0 for r in graded), default=0)
-    write_atomic(out / "index.html", _env.get_template("index.html.j2").render(
-        results=rows, check_ids=check_ids, meta=meta, failures=failure_counts(rows),
-        histogram=histogram([r.get("total", 0) for r in graded], max_total), max_total=max_total, similar=similar))
+    write_atomic(out / "index.html", _render(
+        "index.html.j2", (DASHBOARD_JS,), dashboard_js=Markup(DASHBOARD_JS), results=rows, check_ids=check_ids,
+        meta=meta, failures=failure_counts(rows), max_total=max_total,
+        histogram=histogram([r.get("total", 0) for r in graded], max_total), similar=similar))

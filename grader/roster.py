@@ -58,3 +58,16 @@ def find(people: list[dict], student: str, info: dict) -> int | None:
         if wanted & (keys - {""}):
             return i
     return None
+
+
+_COLUMN = re.compile(r"^(?P<title>.*\S)\s*\((?P<id>\d+)\)$")
+
+
+def gradebook_columns(path: Path) -> list[tuple[str, str]]:
+    """The assignment columns of a Canvas gradebook export, as (title, assignment id): Canvas heads
+    each "<title> (<id>)". Empty for any other roster."""
+    text = Path(path).read_text(encoding="utf-8-sig")
+    header = next(csv.reader(text.splitlines()), [])
+    if not {"student", "id"} <= {_key(c) for c in header}:
+        return []
+    return [(m["title"], m["id"]) for m in map(_COLUMN.match, header) if m]

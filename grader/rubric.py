@@ -45,8 +45,8 @@ def score(check_id: str, title: str, verdict: Verdict, table: dict) -> CheckResu
                        float(table.get("points", 0)), verdict.message, verdict.details, verdict.fraction)
 
 
-# keys of a check's table that change points, not verdicts: a change of these only re-scores
-SCORING_KEYS = ("points", "partial_credit", "warning_deduction")
+# keys of a check's table that change points or who sees it, not verdicts: a change of these only re-scores
+SCORING_KEYS = ("points", "partial_credit", "warning_deduction", "visibility")
 
 
 def judging_part(rubric: dict) -> dict:

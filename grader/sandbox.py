@@ -12,7 +12,10 @@ Two isolations, chosen once per run (`--sandbox auto|bwrap|none`) and recorded i
   user namespace.
 * ``rlimits``: the fallback where bwrap is missing or cannot create namespaces: the same
   limits, a private temporary home and work folder and a clean environment, but the file
-  system stays readable and, as root, the process limit is not enforced.
+  system stays readable. Started as root, it switches to an unprivileged uid of its own too,
+  where that uid can read the Python environment and the folders it is given (an autograder's
+  container, laid out by grader/autograder.py); elsewhere it stays root, and then the process
+  limit is not enforced either.
 
 Either way the rubric's limits (address space, CPU time, processes and threads, file size)
 are set by `sandbox_launch.py`, inside the sandbox, just before the command starts.
@@ -33,6 +36,11 @@ from pathlib import Path
 from typing import Callable
 
 BWRAP, RLIMITS = "bwrap", "rlimits"
+# The interpreter by a path the sandbox can see: only the real folders of the Python
+# installation are mounted, so a venv reached through a symlink (a checkout under a linked
+# home, a worktree sharing a venv) must be started by its real folder. The file name stays,
+# so Python still finds the venv's pyvenv.cfg beside it.
+PYTHON = os.path.join(os.path.realpath(os.path.dirname(sys.executable)), os.path.basename(sys.executable))
 LAUNCHER = Path(__file__).with_name("sandbox_launch.py")
 PRIVATE = Path("/tmp")                  # inside bwrap: a private tmpfs, mounted before anything under it
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -74,24 +82,42 @@ class Sandbox:
         """The command that runs `argv` in this sandbox. `scratch` is a private host folder
         of the caller's; small files the sandbox needs are written there."""
         home, work, tmp = self.folders(scratch)
-        uid = _sandbox_uid() if self.mode == BWRAP and os.getuid() == 0 else None
+        uid = self._uid(view, scratch)
+        # under bwrap, tmp is the private tmpfs's root (mode 1777): only home and work are handed over
+        own = [home, work] if self.mode == BWRAP else [home, work, tmp]
         config = {"home": str(home), "work": str(work), "tmp": str(tmp),
                   "copy_from": str(view.copy_in) if view.copy_in else None,
-                  "copy_ignore": list(view.copy_ignore), "uid": uid, "gid": uid,
+                  "copy_ignore": list(view.copy_ignore), "uid": uid, "gid": uid, "own": [str(f) for f in own],
                   "limits": {"memory": limits.memory_mb << 20, "cpu": limits.cpu_seconds,
                              "file_size": limits.file_size_mb << 20, "processes": limits.processes}}
-        launch = [sys.executable, "-I", str(LAUNCHER), json.dumps(config), *argv]
-        if self.mode == RLIMITS:
-            return launch
+        argv = [PYTHON if arg == sys.executable else arg for arg in argv[:1]] + argv[1:]
+        launch = [PYTHON, "-I", str(LAUNCHER), json.dumps(config), *argv]
         for folder in view.shared:
             _hand_over(folder, uid)
+        if self.mode == RLIMITS:
+            return launch
         return [*_bwrap_args(limits, view, scratch, uid), "--", *launch]
+
+    def _uid(self, view: View, scratch: Path) -> int | None:
+        """The unprivileged uid a process started as root switches to, or None to stay as started.
+        Under bwrap, always. Under rlimits, only where that uid can reach everything the process
+        must read (the Python environment, `view.read_only`): otherwise it would start broken, so it
+        stays root, as before (SECURITY.md). The folders it writes in are the caller's private
+        temporary folders: they become enterable (0711: not listable) so the uid reaches its own."""
+        if os.getuid() != 0:
+            return None
+        if self.mode == RLIMITS:
+            if rlimits_uid_blockers(view.read_only):
+                return None
+            for folder in {scratch, scratch.parent, *(f.parent for f in view.shared)}:
+                folder.chmod(0o711)
+        return _sandbox_uid()
 
     def env(self, scratch: Path, threads: int, extra: dict[str, str] | None = None) -> dict[str, str]:
         """The whole environment of a student process: nothing of the grader's."""
         home, _, tmp = self.folders(scratch)
         env = {
-            "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
+            "PATH": os.path.dirname(PYTHON) + ":/usr/local/bin:/usr/bin:/bin",
             "HOME": str(home), "TMPDIR": str(tmp), "USER": "student", "LOGNAME": "student",
             "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
             "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(home / ".mpl"), "IPYTHONDIR": str(home / ".ipython"),
@@ -123,12 +149,55 @@ def _sandbox_uid() -> int:
     return UID_BASE + os.getpid() % 1_000_000
 
 
+def end_leftovers() -> None:
+    """As root, after this process's student runs: end every process still running as their uid.
+    Under rlimits there is no pid namespace to end with the run, so a child that left its process
+    group (a new session) would live on, able to wait for the results file."""
+    if os.getuid() != 0:
+        return
+    uid = _sandbox_uid()
+    pid = os.fork()
+    if pid == 0:   # as that uid, kill(-1) reaches exactly its processes (and never this one)
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
 def _hand_over(folder: Path, uid: int | None) -> None:
     """Let the sandbox's own uid write in a folder it shares with the grader."""
     if uid is None:
         return
     for path in [folder, *folder.rglob("*")]:
         os.chown(path, uid, uid, follow_symlinks=False)
+
+
+def rlimits_uid_blockers(read_only: tuple[Path, ...] | list[Path]) -> list[Path]:
+    """What keeps an rlimits process started as root from switching to its unprivileged uid:
+    the folders it must read (the Python environment, `read_only`) that other users cannot."""
+    return unreadable_by_others([*_python_dirs(), *read_only])
+
+
+def unreadable_by_others(paths: list[Path]) -> list[Path]:
+    """Those of `paths` a user other than their owner could not read: a folder above one of them
+    does not let others enter it, or it does not let others read it (and enter it, for a folder)."""
+    bad = []
+    for path in paths:
+        path = Path(os.path.realpath(path))
+        try:
+            enter = all(os.stat(p).st_mode & 0o001 for p in path.parents)
+            mode = os.stat(path).st_mode
+        except OSError:
+            bad.append(path)
+            continue
+        need = 0o005 if path.is_dir() else 0o004
+        if not enter or mode & need != need:
+            bad.append(path)
+    return bad
 
 
 def _python_dirs() -> list[Path]:
@@ -200,7 +269,7 @@ def _bwrap_args(limits: Limits, view: View, scratch: Path, uid: int | None) -> l
 def _bwrap_problem() -> str | None:
     """None if bwrap can run a sandboxed Python here, else why not."""
     if shutil.which("bwrap") is None:
-        return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+        return "bwrap is not installed"
     with tempfile.TemporaryDirectory(prefix="nngrader-check-") as tmp:
         box = Sandbox(BWRAP)
         argv = box.command([sys.executable, "-I", "-c", "import socket, sys; sys.exit(0)"],
@@ -219,7 +288,9 @@ def choose(requested: str) -> tuple[Sandbox, str | None]:
     """The sandbox for this run, and a warning to print once when it is weaker than asked."""
     risks = "student code can read the file system and reach the network"
     if os.getuid() == 0:
-        risks += ", and, run as root, signal any process on this machine and start processes without limit"
+        risks += (", and, run as root, it runs as an unprivileged uid only where that uid can read the Python "
+                  "environment and the data set: elsewhere as root, able to signal any process on this machine "
+                  "and start processes without limit")
     if requested == "none":
         return Sandbox(RLIMITS), f"sandbox: rlimits only (--sandbox none): {risks}. See SECURITY.md."
     problem = _bwrap_problem()
@@ -227,7 +298,19 @@ def choose(requested: str) -> tuple[Sandbox, str | None]:
         return Sandbox(BWRAP), None
     if requested == "bwrap":
         raise SystemExit(f"--sandbox bwrap: {problem}")
-    return Sandbox(RLIMITS), f"WARNING: {problem}; falling back to rlimits only: {risks}. See SECURITY.md."
+    return Sandbox(RLIMITS), (f"WARNING: {problem}, so student code cannot be sandboxed.\n{_remedy(problem)}\n"
+                              f"  Grading now with resource limits only: {risks}. Every result records "
+                              f"\"isolation\": \"rlimits\". See SECURITY.md.")
+
+
+def _remedy(problem: str) -> str:
+    """What to do about a bwrap problem, told before the run falls back to rlimits."""
+    if problem == "bwrap is not installed":
+        return ("  Install bubblewrap, then run the same command again:\n"
+                "    sudo apt-get install bubblewrap    (Debian, Ubuntu)\n"
+                "    sudo dnf install bubblewrap        (Fedora)")
+    return ("  bwrap needs unprivileged user namespaces (or root): allow them on this machine (on Ubuntu 24.04,\n"
+            "  an AppArmor profile for bwrap), or grade in a container or VM that has them.")
 
 
 class FolderWatch:

@@ -6,7 +6,7 @@ the grader is visible but this file. The grader passes one JSON document:
     python -I sandbox_launch.py CONFIG_JSON COMMAND [ARG ...]
 
 In order: make the private folders (home, work, tmp) and copy the student's files into the
-work folder; when started as root, hand those folders to an unprivileged uid and switch to
+work folder; when started as root, hand its own folders (`own`) to an unprivileged uid and switch to
 it (so RLIMIT_NPROC applies and nothing root-only is readable); ask to be killed when the
 parent dies; set the resource limits; start a new session; exec the command. Limits are set
 here, inside the sandbox's user namespace, so the process limit counts this sandbox only.
@@ -59,7 +59,7 @@ def main(config, argv):
         _copy_in(config["copy_from"], config["work"], config.get("copy_ignore", []))
     uid, gid = config.get("uid"), config.get("gid")
     if uid is not None and os.getuid() == 0:
-        for folder in (config["home"], config["work"]):
+        for folder in config.get("own") or (config["home"], config["work"]):
             _chown_tree(folder, uid, gid)
         os.setgroups([])
         os.setgid(gid)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import extract, fingerprint
+from . import export, extract, fingerprint
 from .write import write_atomic
 
 CACHE = Path(".similarity") / "fingerprints.json"
@@ -364,19 +364,13 @@ def run(out: Path, results: list[dict], a) -> Outcome:
     return outcome
 
 
-def _cell(value):
-    """A CSV cell that no spreadsheet reads as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def to_csv(outcome: Outcome) -> str:
     buffer = io.StringIO()
     w = csv.writer(buffer, lineterminator="\n")
     w.writerow(["student_a", "student_b", "flagged", "score", "code_similarity", "shared_fragments",
                 "results_bits", "identical_results"])
     for p in outcome.pairs:
-        w.writerow([_cell(v) for v in (p.a, p.b, "yes" if p.flagged else "no", round(p.score, 3), round(p.code, 3),
-                                       p.shared, round(p.bits, 1), " | ".join(e.label for e in p.results))])
+        row = (p.a, p.b, "yes" if p.flagged else "no", round(p.score, 3), round(p.code, 3), p.shared,
+               round(p.bits, 1), " | ".join(e.label for e in p.results))
+        w.writerow([export.inert(v) for v in row])   # ids and messages are the students' text
     return buffer.getvalue()

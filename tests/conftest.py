@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "tests" / "data" / "student_004.ipynb"   # the real sample (see tests/data/README.md)
+SAMPLE = REPO / "examples" / "cifar10_fcnet" / "student_004.ipynb"   # the real sample (examples/README.md)
 REFERENCE_NB = REPO / "reference" / "cifar10_fcnet.ipynb"
 RELEASE_NB = REPO / "assignments" / "cifar10_fcnet" / "release.ipynb"
 

@@ -1,12 +1,27 @@
 """Finding the submissions: plain folders, Canvas and Moodle bulk downloads (zip or unpacked), a roster."""
 import os
+import stat
 import zipfile
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
 from grader.discover import discover
 
+
+def test_a_relative_path_gives_absolute_submissions(tmp_path, monkeypatch):
+    """A student's folder is mounted into the sandbox by its path, and the sandbox's working
+    folder is not the TA's: `make grade SUBMISSIONS=examples/moodle` must give absolute paths."""
+    (tmp_path / "subs" / "bob").mkdir(parents=True)
+    (tmp_path / "subs" / "bob" / "hw.ipynb").write_text("{}")
+    with zipfile.ZipFile(tmp_path / "subs.zip", "w") as z:
+        z.writestr("Amy Ng_7_assignsubmission_file/hw.ipynb", "{}")
+    monkeypatch.chdir(tmp_path)
+    folder = discover(Path("subs")).submissions[0]
+    zipped = discover(Path("subs.zip"), unpack_to=Path("out/.unpacked")).submissions[0]
+    for sub in (folder, zipped):
+        assert sub.path.is_absolute() and sub.folder.is_absolute() and sub.folder.is_dir()
 
 def test_files_and_per_student_folders(tmp_path):
     (tmp_path / "ann.ipynb").write_text("{}")
@@ -26,7 +41,8 @@ def test_files_and_per_student_folders(tmp_path):
     bob = intake.submissions[2]
     assert bob.folder == tmp_path / "bob" and "2 notebooks" in bob.note
     assert {(p.name, why.split(";")[0]) for p, why in intake.skipped} == {
-        ("old.ipynb", "another notebook of the same student"), ("readme.pdf", "not a notebook")}
+        ("old.ipynb", "another notebook of the same student"), ("readme.pdf", "not a notebook"),
+        (".ipynb_checkpoints", "hidden (its name starts with '.'), or macOS metadata")}
 
 
 CANVAS_FILES = {   # name: (content, submitted)
@@ -117,3 +133,52 @@ def test_not_a_folder_or_zip_says_so(tmp_path):
     (tmp_path / "x.txt").write_text("")
     with pytest.raises(SystemExit, match="not a folder of submissions or a zip"):
         discover(tmp_path / "x.txt")
+
+
+def test_every_zip_entry_not_taken_is_listed_with_why(tmp_path):
+    """A real LMS zip with every kind of bad entry: intake goes on and lists each, the first of
+    two of the same name is kept, a damaged one is unreadable, long names are cut, ids kept."""
+    long_name = "Щ" * 140                                    # 280 bytes: ENAMETOOLONG as it is
+    with zipfile.ZipFile(tmp_path / "lms.zip", "w") as z:
+        z.writestr("../escaped.ipynb", "{}")
+        z.writestr("/abs.ipynb", "{}")
+        z.writestr("C:/drive.ipynb", "{}")
+        z.writestr("folder\\win.ipynb", "{}")
+        link = zipfile.ZipInfo("link_7_8_hw.ipynb")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        z.writestr(link, "/etc/passwd")
+        z.writestr("dup_1_2_hw.ipynb", "first")
+        with pytest.warns(UserWarning):
+            z.writestr("dup_1_2_hw.ipynb", "second")
+        z.writestr("both", "a file")
+        z.writestr("both/hw.ipynb", "{}")
+        z.writestr("tree/hw.ipynb", "{}")
+        z.writestr("tree", "a file where a folder is")
+        z.writestr("bad_3_4_hw.ipynb", "damaged data " * 30)
+        z.writestr(f"{long_name}_LATE_55_66_{long_name}-2.ipynb", "{}")   # Canvas, resubmitted
+        z.writestr(f"{long_name}_77_assignsubmission_file/hw.ipynb", "{}")  # a Moodle folder
+        z.writestr(f"{long_name}.ipynb", "{}")
+        z.writestr("__MACOSX/._x", "")
+        z.writestr(zipfile.ZipInfo("baddate_9_9_hw.ipynb", (2026, 0, 0, 0, 0, 0)), "{}")
+    data = bytearray((tmp_path / "lms.zip").read_bytes())
+    data[data.index(b"damaged data")] ^= 1
+    (tmp_path / "lms.zip").write_bytes(bytes(data))
+
+    intake = discover(tmp_path / "lms.zip", unpack_to=tmp_path / "unpacked")
+    why = {str(p): reason for p, reason in intake.skipped}
+    expected = {"../escaped.ipynb": "points outside its folder", "/abs.ipynb": "is an absolute path",
+                "C:/drive.ipynb": "is an absolute path", "folder\\win.ipynb": "backslash",
+                "link_7_8_hw.ipynb": "is a link", "dup_1_2_hw.ipynb": "the same name as the entry 'dup_1_2_hw.ipynb'",
+                "both/hw.ipynb": "has the name of the file 'both'", "tree": "the same name as a folder",
+                "bad_3_4_hw.ipynb": "bad CRC", "__MACOSX": "macOS metadata"}
+    for entry, reason in expected.items():
+        listed = [r for p, r in why.items() if p == entry or p.endswith("/" + entry)]
+        assert listed and reason in listed[0], (entry, why)
+    subs = {s.student: s for s in intake.submissions}
+    assert subs["1"].path.read_text() == "first"
+    assert subs["55"].late and subs["55"].path.name.endswith("ЩЩ-2.ipynb") and "77" in subs
+    assert next(s for s in subs if s.startswith("Щ")).endswith(tuple("0123456789abcdef"))
+    assert all(len(part.encode()) <= 255 for s in intake.submissions for part in s.path.parts)
+    assert "9" in subs and subs["9"].submitted_at                 # an impossible date: the file is still taken
+    again = discover(tmp_path / "lms.zip", unpack_to=tmp_path / "unpacked")   # kept: the same list, from the stamp
+    assert [(str(p), r) for p, r in again.skipped] == [(str(p), r) for p, r in intake.skipped]

@@ -151,3 +151,60 @@ def test_a_diverging_loss_curve_is_drawn_on_a_log_scale():
     assert 'aria-label="training loss, log10: from 0.362 to 250"' in chart
     assert "log10" not in str(report.line_chart([2.3, 2.1, 1.9], "training loss"))
     assert str(report.line_chart([float("nan")], "training loss")) == ""
+
+
+@pytest.mark.parametrize("cell, written", [("=1+1", "'=1+1"), ("+1", "'+1"), ("-x", "'-x"), ("@x", "'@x"),
+                                           ("\tx", "'\tx"), ("\rx", "'\rx"), ("x=1", "x=1"), (-2.5, -2.5),
+                                           (0, 0), ("", "")])
+def test_a_cell_that_could_start_a_formula_is_made_text(cell, written):
+    assert export.inert(cell) == written
+
+
+def test_every_lms_file_is_inert_and_keeps_negative_numbers():
+    hostile = result("=1+1", {"name": "-Doe, @Jane", "lms": "canvas", "lms_id": "+5", "sis_id": "\t=x",
+                              "sis_login": "@login", "section": "=A", "email": "-a@b.c"}, -2.5,
+                     {"forward": ("fail", -2.5)})
+    for text in (export.generic([hostile], MISSING), export.canvas([hostile], MISSING, "=T", 90, {}),
+                 export.moodle([hostile], MISSING, 90, {}), export.blackboard([hostile], MISSING, "=T", {})):
+        cells = [c for row in parse(text) for c in row]
+        assert {c for c in cells if c[:1] in "=+-@\t\r" and c} == {"-2.5"}
+        assert "-2.5" in cells and any(c.startswith("'") for c in cells)
+
+
+def test_the_canvas_column_is_found_in_the_gradebook_export(tmp_path):
+    from conftest import REPO
+    from grader import roster
+    title = assignment.load("cifar10_fcnet").title
+    columns = roster.gradebook_columns(REPO / "examples" / "canvas" / "gradebook.csv")
+    assert columns == [("Quiz 1", "5501"), (title, "5566")]
+    (tmp_path / "plain.csv").write_text("id,name,email\n1,Ann,ann@uni.edu\n")
+    assert roster.gradebook_columns(tmp_path / "plain.csv") == []
+    assert export.canvas_column(columns, title, None)[0] == "5566"
+    assert export.canvas_column(columns, "  cifar-10 two-layer NETWORK with SGD + momentum ", None)[0] == "5566"
+    for wanted in ("Quiz 1", "5501", "Quiz 1 (5501)"):
+        assert export.canvas_column(columns, title, wanted)[0] == "5501"
+    assert export.canvas_column([], title, "5566")[0] == "5566"
+    found, said = export.canvas_column(columns + [(title, "5599")], title, None)
+    assert found is None and "several gradebook columns match" in said and "--canvas-column" in said
+    found, said = export.canvas_column(columns, "HW 9", None)
+    assert found is None and "create a new column 'HW 9'" in said and "canvas_assignment_id" in said
+
+
+def test_a_canvas_batch_without_a_column_id_warns_once_and_the_roster_gives_it(tmp_path, capsys):
+    import zipfile
+    from grader import cli
+    from conftest import REPO
+    with zipfile.ZipFile(tmp_path / "subs.zip", "w") as z:
+        z.writestr("leeann_101_5001_hw2.ipynb", "{ not JSON: graded at once, with no kernel")
+    common = ["grade", str(tmp_path / "subs.zip"), "--assignment", "cifar10_fcnet", "-j", "1"]
+    assert cli.main([*common, "--out", str(tmp_path / "a")]) == 0
+    warned = capsys.readouterr().err
+    assert warned.count("canvas.csv has no Canvas assignment id") == 1 and "create a new column" in warned
+    header = next(csv.reader(io.StringIO((tmp_path / "a" / "canvas.csv").read_text())))
+    assert header[-1] == assignment.load("cifar10_fcnet").title
+    assert cli.main([*common, "--out", str(tmp_path / "b"), "--roster",
+                     str(REPO / "examples" / "canvas" / "gradebook.csv")]) == 0
+    printed = capsys.readouterr()
+    assert "WARNING" not in printed.err and "fills the gradebook's column" in printed.out
+    header = next(csv.reader(io.StringIO((tmp_path / "b" / "canvas.csv").read_text())))
+    assert header[-1].endswith("(5566)")

@@ -224,8 +224,9 @@ def test_settings_that_cannot_be_read_are_said():
 def test_the_assignment_is_told_from_code_and_unclear_cases_are_refused():
     def code(path):
         return "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
-    nnfs = [code(p) for p in (REPO / "tests" / "data" / "nnfs").glob("*.ipynb")]
-    cifar = [code(REPO / "tests" / "data" / "student_004.ipynb")]
+    nnfs = [code(p) for p in (REPO / "examples" / "nnfs_sgd_momentum" / "student_000.ipynb",
+                              REPO / "tests" / "data" / "nnfs" / "student_003.ipynb")]
+    cifar = [code(REPO / "examples" / "cifar10_fcnet" / "student_004.ipynb")]
     assert assignment.detect(nnfs)[0] == "nnfs_sgd_momentum"
     assert assignment.detect(cifar)[0] == "cifar10_fcnet"
     assert assignment.detect(nnfs + cifar)[0] == "nnfs_sgd_momentum"      # the batch's majority

@@ -1,6 +1,6 @@
 """Real NNFS notebooks executed in kernels: the reference, the release and the two real samples,
-graded without --assignment (told from their code). tests/data/README.md says why each sample
-gets its verdict."""
+graded without --assignment (told from their code). examples/README.md and tests/data/README.md
+say why each sample gets its verdict."""
 import contextlib
 import io
 import json
@@ -15,7 +15,8 @@ from conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-DATA = REPO / "tests" / "data" / "nnfs"
+SAMPLES = [REPO / "examples" / "nnfs_sgd_momentum" / "student_000.ipynb",
+           REPO / "tests" / "data" / "nnfs" / "student_003.ipynb"]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def nnfs_batch(tmp_path_factory):
     subs.mkdir()
     shutil.copy(REPO / "reference" / "nnfs_sgd_momentum.ipynb", subs / "reference.ipynb")
     shutil.copy(REPO / "assignments" / "nnfs_sgd_momentum" / "release.ipynb", subs / "release.ipynb")
-    for sample in DATA.glob("*.ipynb"):
+    for sample in SAMPLES:
         shutil.copy(sample, subs / sample.name)
     rubric = (REPO / "rubrics" / "nnfs_sgd_momentum.toml").read_text()
     rubric = rubric.replace("cell_timeout_s = 600", "cell_timeout_s = 30").replace(
@@ -87,7 +88,7 @@ def test_student_003_out_of_order_with_a_plain_sgd_bug_and_no_sgd_training(nnfs_
         "without momentum, the update uses self.learning_rate; it must use self.current_learning_rate, the decayed "
         "rate (first seen with learning_rate=0.5, decay=0.05, momentum=0; 3 of 4 settings right)")
     assert message(r, "training").startswith("not run: the notebook's code never calls Optimizer_SGD(...)")
-    nb = nbformat.read(DATA / "student_003.ipynb", as_version=4)
+    nb = nbformat.read(SAMPLES[1], as_version=4)
     last = {name: max(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and f"class {name}" in c.source)
             for name in ("Layer_Dense", "Optimizer_SGD")}
     assert {k: r["extraction"]["found"][k] for k in last} == last   # the last definitions count

@@ -142,6 +142,7 @@ def test_auto_falls_back_with_one_warning_and_bwrap_refuses(monkeypatch):
     try:
         box, warning = sandbox.choose("auto")
         assert box.mode == sandbox.RLIMITS and "bwrap is not installed" in warning and "SECURITY.md" in warning
+        assert "sudo apt-get install bubblewrap" in warning and "run the same command again" in warning
         with pytest.raises(SystemExit, match="--sandbox bwrap: bwrap is not installed"):
             sandbox.choose("bwrap")
         assert sandbox.choose("none")[0].mode == sandbox.RLIMITS
@@ -168,3 +169,16 @@ def test_a_folder_that_grows_past_its_limit_stops_the_process_group(tmp_path):
         assert proc.wait(timeout=10) == -signal.SIGKILL
     assert "more than 1 MB" in watch.tripped
     os.unlink(tmp_path / "a")
+
+
+@needs_bwrap
+def test_a_python_reached_through_a_symlink_still_runs_sandboxed(tmp_path):
+    """A checkout under a linked home, or a venv shared by a symlink: bwrap mounts only real
+    folders, so the interpreter must be started by its real path, not fall back to rlimits."""
+    venv = Path(sys.prefix)
+    (tmp_path / "linked").symlink_to(venv, target_is_directory=True)
+    python = tmp_path / "linked" / "bin" / Path(sys.executable).name
+    code = "from grader import sandbox; box, warning = sandbox.choose('auto'); print(box.mode, warning)"
+    done = subprocess.run([str(python), "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["bwrap", "None"]

@@ -8,11 +8,13 @@ Every message names what is wrong and the likely cause, in the student's terms.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from grader.check import FAIL, PASS, WARN, Verdict, by_case
-from grader.numeric import numerical_gradient, rel_error, sample_indices, scaled_error, worst_index
+from grader.numeric import (FLOAT32, UNITS, Comparison, compare, eps, numerical_gradient, precision_note,
+                           precision_of, sample_indices, summary)
 
 PARAMS = ("W1", "b1", "W2", "b2")
 D, C = 3072, 10                       # CIFAR-10: students may rely on these defaults
@@ -64,6 +66,28 @@ def inputs_forward(ctx) -> dict:
     return flat
 
 
+def _units(ctx) -> float:
+    return float(ctx.rubric.get("roundoff_units", UNITS))
+
+
+def _with_note(message: str, notes: list[str]) -> str:
+    notes = [n for n in notes if n]
+    return message + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _forward_scale(ctx, case) -> np.ndarray:
+    """Magnitude of the terms behind each score: the forward pass on absolute values. A per-row
+    constant (z - z.max()) may come from any entry of the row, so the row's largest is added."""
+    scale = _ref_net(ctx, {k: np.abs(case[k]) for k in PARAMS}).forward(np.abs(case["x"]))[0]
+    return scale + scale.max(axis=1, keepdims=True)
+
+
+def _unshifted(got: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """got without its per-row constant shift from expected (softmax ignores one), and the shift."""
+    shift = (got - expected).mean(axis=1, keepdims=True)
+    return got - shift, shift
+
+
 def compare_forward(ctx, inputs, outcome) -> Verdict:
     if outcome.error:
         return _probe_failed("forward could not be run", outcome)
@@ -71,12 +95,12 @@ def compare_forward(ctx, inputs, outcome) -> Verdict:
     errors = {k: o["error"].item() for k, o in outs.items() if "error" in o}
     if errors:
         return _raised("forward", errors)
-    rtol, rtol32 = ctx.rubric.get("rtol", 1e-7), ctx.rubric.get("rtol_float32", 1e-5)
-    shifted, float32, worst = False, False, 0.0
+    units = _units(ctx)
+    shifted, comparisons = False, []
     for k, case in cases.items():
         o = outs[k]
         expected = _ref_net(ctx, case).forward(case["x"].copy())[0]
-        got = o["scores"].astype(np.float64)
+        precision, got = precision_of(o["scores"]), o["scores"].astype(np.float64)
         if not o["pair"]:
             return Verdict(FAIL, "forward must return a pair (scores, cache); it returned one value")
         if not np.array_equal(o["x_after"], case["x"]):
@@ -85,49 +109,44 @@ def compare_forward(ctx, inputs, outcome) -> Verdict:
         if got.shape != expected.shape:
             return Verdict(FAIL, f"scores has shape {got.shape}; expected {expected.shape} "
                                  "(batch_size, num_classes)")
-        shift = (got - expected).mean(axis=1, keepdims=True)
-        err = rel_error(got - shift, expected)
-        worst = max(worst, err)
-        if err <= rtol:
-            shifted |= bool(np.max(np.abs(shift)) > rtol * max(1.0, np.max(np.abs(expected))))
-            continue
-        if scaled_error(got - shift, expected) <= rtol32:
-            float32, shifted = True, shifted or bool(np.max(np.abs(shift)) > 1e-6)
-            continue
-        return Verdict(FAIL, _forward_diagnosis(case, got, expected),
-                       details={"case": k, "max_rel_error": err, "where": worst_index(got - shift, expected),
-                                "expected_slice": expected[:2, :4].round(4).tolist(),
-                                "got_slice": got[:2, :4].round(4).tolist()})
-    notes = []
-    if shifted:
-        notes.append("your scores differ from the expected ones by a constant per row, "
-                     "which softmax ignores: fine")
-    if float32:
-        notes.append("computed at float32 precision: accepted")
-    return Verdict(PASS, "scores match the reference" + (f" ({'; '.join(notes)})" if notes else ""),
-                   details={"max_rel_error": worst})
+        scale = _forward_scale(ctx, case)
+        unshifted, shift = _unshifted(got, expected)
+        c = compare(unshifted, expected, precision, scale, units)
+        if not c.ok:
+            return Verdict(FAIL, _forward_diagnosis(case, got, expected, scale, precision, units, c),
+                           details={"case": k, "max_rel_error": c.error, "where": c.where,
+                                    "precision": c.precision.name,
+                                    "expected_slice": expected[:2, :4].round(4).tolist(),
+                                    "got_slice": got[:2, :4].round(4).tolist()})
+        comparisons.append(c)
+        shifted |= bool(np.any(np.abs(shift) > units * eps(c.precision) * scale.max(axis=1, keepdims=True)))
+    note, coarse = summary(comparisons)
+    shift_note = ("your scores differ from the expected ones by a constant per row, which softmax ignores: fine"
+                  if shifted else "")
+    return Verdict(WARN if coarse else PASS, _with_note("scores match the reference", [shift_note, note]),
+                   details={"max_rel_error": max(c.error for c in comparisons),
+                            "precision": max(comparisons, key=lambda c: eps(c.precision)).precision.name})
 
 
-def _forward_diagnosis(case, got, expected) -> str:
+def _forward_diagnosis(case, got, expected, scale, precision, units, c) -> str:
     x, p = case["x"], case
     z1 = x @ p["W1"] + p["b1"]
-    candidates = {
+    candidates = {   # each within the magnitude of the right answer's terms: `scale` bounds them all
         "the ReLU is missing: apply np.maximum(0, ·) to the hidden layer": z1 @ p["W2"] + p["b2"],
         "the biases b1 and b2 are not added": np.maximum(x @ p["W1"], 0) @ p["W2"],
         "b1 is not added": np.maximum(x @ p["W1"], 0) @ p["W2"] + p["b2"],
         "b2 is not added": np.maximum(z1, 0) @ p["W2"],
         "the ReLU is applied to the output scores too": np.maximum(np.maximum(z1, 0) @ p["W2"] + p["b2"], 0),
     }
-    exp = np.exp(expected - expected.max(axis=1, keepdims=True))
-    candidates["forward returns softmax probabilities; return the raw scores (the loss applies softmax)"] = \
-        exp / exp.sum(axis=1, keepdims=True)
     for message, alt in candidates.items():
-        if alt.shape == got.shape:
-            shift = (got - alt).mean(axis=1, keepdims=True)
-            if scaled_error(got - shift, alt) < 1e-6:
-                return f"scores are wrong: {message}"
-    return (f"scores differ from the expected linear → ReLU → linear output "
-            f"(max relative error {rel_error(got, expected):.2g})")
+        if compare(_unshifted(got, alt)[0], alt, precision, scale, units).ok:
+            return f"scores are wrong: {message}"
+    exp = np.exp(expected - expected.max(axis=1, keepdims=True))
+    probs = exp / exp.sum(axis=1, keepdims=True)   # values up to 1: judged at that scale
+    if compare(_unshifted(got, probs)[0], probs, precision, 1.0, units).ok:
+        return "scores are wrong: forward returns softmax probabilities; return the raw scores (the loss applies softmax)"
+    return _with_note(f"scores differ from the expected linear → ReLU → linear output (max error {c.error:.2g} "
+                      "of the magnitude of the terms)", [precision_note(c)])
 
 
 # ---------------------------------------------------------------- backward
@@ -160,6 +179,27 @@ def _reference_grads(ctx, case, rng, numeric_limit):
     return analytic, numeric
 
 
+def _grad_scales(ctx, case) -> dict[str, np.ndarray]:
+    """Magnitude of the terms behind each gradient entry: forward and backward on absolute values."""
+    net = _ref_net(ctx, {k: np.abs(case[k]) for k in PARAMS})
+    net.backward(np.abs(case["dscores"]), net.forward(np.abs(case["x"]))[1])
+    return {k: np.asarray(net.grads[k], np.float64) for k in PARAMS}
+
+
+def _kink_allowance(case, precision, units) -> dict[str, np.ndarray]:
+    """A hidden unit whose pre-activation is within rounding (at `precision`, float32 at least) of
+    the ReLU's kink may be on or off: its share of W1's and b1's gradient may go either way. The
+    rounding of a long sum adds up like a random walk: units roundoffs of the terms' root sum of
+    squares (the worst case, |x| @ |W1|, would call a third of the units ambiguous in float16)."""
+    x, dscores, p = case["x"], case["dscores"], case
+    z1 = x @ p["W1"] + p["b1"]
+    spread = np.sqrt(x ** 2 @ p["W1"] ** 2 + p["b1"] ** 2)
+    ambiguous = np.abs(z1) <= units * max(eps(precision), eps(FLOAT32)) * spread
+    share = np.abs(dscores @ p["W2"].T) * ambiguous
+    zero = {k: np.zeros_like(p[k]) for k in ("W2", "b2")}
+    return {"W1": np.abs(x).T @ share, "b1": share.sum(axis=0), **zero}
+
+
 def compare_backward(ctx, inputs, outcome) -> Verdict:
     if outcome.error:
         return _probe_failed("backward could not be run", outcome)
@@ -167,13 +207,15 @@ def compare_backward(ctx, inputs, outcome) -> Verdict:
     errors = {k: o["error"].item() for k, o in outs.items() if "error" in o}
     if errors:
         return _raised("forward then backward", errors)
-    rtol, numeric_rtol = ctx.rubric.get("rtol", 1e-7), ctx.rubric.get("numeric_rtol", 1e-6)
+    units, numeric_rtol = _units(ctx), ctx.rubric.get("numeric_rtol", 1e-6)
     rng = np.random.default_rng(ctx.seed + 2)
     verdicts: dict[str, tuple[str, str]] = {}   # param -> (status, message); first problem wins
     figures: dict[str, dict] = {}
+    comparisons = []
     for k, case in cases.items():
         o = outs[k]
         analytic, numeric = _reference_grads(ctx, case, rng, ctx.rubric.get("numeric_entries", 40))
+        scales = _grad_scales(ctx, case)
         for j, name in enumerate(PARAMS):
             if name in verdicts and verdicts[name][0] == FAIL:
                 continue
@@ -183,18 +225,23 @@ def compare_backward(ctx, inputs, outcome) -> Verdict:
                                         + ("not set" if status_code == 1 else "not an array of numbers"))
                 continue
             got, expected = o[name], analytic[name]
-            status, message, err = _judge_grad(name, got, expected, case, rtol)
-            num_err = _numeric_error(got, expected, numeric[name])
+            precision = precision_of(got, o.get("precision"))
+            judge = _GradJudge(name, case, expected, scales[name], precision, units,
+                               _kink_allowance(case, precision, units)[name])
+            status, message, c = judge.verdict(got.astype(np.float64))
+            num_err = judge.numeric_error(got, numeric[name], numeric_rtol)
             figures.setdefault(name, {"rel_error_vs_reference": 0.0, "rel_error_vs_numerical": 0.0})
-            figures[name]["rel_error_vs_reference"] = max(figures[name]["rel_error_vs_reference"], err)
-            figures[name]["rel_error_vs_numerical"] = max(figures[name]["rel_error_vs_numerical"], num_err)
-            if status != FAIL and num_err > numeric_rtol:
+            figures[name]["rel_error_vs_reference"] = max(figures[name]["rel_error_vs_reference"], c.error)
+            figures[name]["rel_error_vs_numerical"] = max(figures[name]["rel_error_vs_numerical"], num_err.error)
+            figures[name]["precision"] = c.precision.name
+            if status != FAIL and not num_err.ok:
                 status, message = FAIL, (f"grads['{name}'] disagrees with the numerical gradient "
-                                         f"(relative error {num_err:.2g})")
-            if status != FAIL and f"{name}.again" in o and \
-                    rel_error(o[f"{name}.again"].reshape(expected.shape), expected) > rtol:
+                                         f"(error {num_err.error:.2g} of the magnitude of the terms)")
+            if status != FAIL and f"{name}.again" in o and not judge.matches(o[f"{name}.again"].reshape(expected.shape)):
                 status, message = FAIL, (f"grads['{name}'] changes when backward is called twice with the same "
                                          "input: it accumulates (+=) across calls; assign it with = instead")
+            if status != FAIL:
+                comparisons.append(c)
             if name not in verdicts or status == FAIL or (status == WARN and verdicts[name][0] == PASS):
                 verdicts[name] = (status, message)
     bad = [n for n in PARAMS if verdicts[n][0] == FAIL]
@@ -205,70 +252,96 @@ def compare_backward(ctx, inputs, outcome) -> Verdict:
         if set(bad) == {"W1", "b1"} and "ReLU" not in message:
             message += " (W2 and b2 are right, so the error is in the step back through the ReLU)"
         return Verdict(FAIL, message, fraction=(len(PARAMS) - len(bad)) / len(PARAMS), details=details)
+    note, coarse = summary(comparisons)
     if warn:
-        return Verdict(WARN, "; ".join(verdicts[n][1] for n in warn), details=details)
-    return Verdict(PASS, "all four gradients match the reference and the numerical gradient", details=details)
+        return Verdict(WARN, _with_note("; ".join(verdicts[n][1] for n in warn), [note]), details=details)
+    return Verdict(WARN if coarse else PASS,
+                   _with_note("all four gradients match the reference and the numerical gradient", [note]),
+                   details=details)
 
 
-def _numeric_error(got, expected, numeric: dict) -> float:
-    """Relative error on the sampled entries; centered differences carry an absolute roundoff,
-    so entries far below the gradient's scale are compared at 1e-4 of that scale."""
-    if got.size != expected.size:
-        return math.inf
-    got = got.reshape(expected.shape)
-    idx = list(numeric)
-    a, b = np.array([got[ix] for ix in idx]), np.array([numeric[ix] for ix in idx])
-    return rel_error(a, b, floor=max(1e-8, 1e-4 * float(np.max(np.abs(expected)))))
+@dataclass
+class _GradJudge:
+    """One gradient of one case, judged at the precision the student's code computed it in."""
+    name: str
+    case: dict
+    expected: np.ndarray
+    scale: np.ndarray          # magnitude of the terms behind each entry
+    precision: np.dtype
+    units: float
+    kink: np.ndarray           # what may go either way at the ReLU's kink
 
+    def compare(self, got, alt=None, scale=None) -> Comparison:
+        return compare(got, self.expected if alt is None else alt, self.precision,
+                       self.scale if scale is None else scale, self.units, self.kink)
 
-def _judge_grad(name, got, expected, case, rtol) -> tuple[str, str, float]:
-    if got.shape != expected.shape:
-        if got.size == expected.size and rel_error(got.reshape(expected.shape), expected) <= rtol:
-            if got.shape == (1,) + expected.shape:
-                return (WARN, f"grads['{name}'] has shape {got.shape}, the values are right; it should have "
-                              f"the shape of params['{name}'] {expected.shape}: sum with .sum(axis=0) "
-                              "(no keepdims) or index [0]", 0.0)
-            return (WARN, f"grads['{name}'] has shape {got.shape} instead of {expected.shape}, "
-                          "the values are right", 0.0)
-        if got.ndim == 2 and got.T.shape == expected.shape and rel_error(got.T, expected) <= rtol:
-            return FAIL, f"grads['{name}'] is transposed: shape {got.shape}, expected {expected.shape}", 0.0
-        return FAIL, f"grads['{name}'] has shape {got.shape}; expected {expected.shape}", math.inf
-    err = rel_error(got, expected)
-    if err <= rtol:
-        return PASS, "", err
-    if got.ndim == 2 and got.shape[0] == got.shape[1] and rel_error(got.T, expected) <= rtol:
-        return FAIL, f"grads['{name}'] is transposed", err
-    return FAIL, _grad_diagnosis(name, got, expected, case), err
+    def matches(self, got) -> bool:
+        return self.compare(got).ok
 
+    def numeric_error(self, got, numeric: dict, numeric_rtol: float) -> Comparison:
+        """On the sampled entries; the centered differences carry their own error (numeric_rtol
+        of the terms' magnitude) on top of the student's rounding."""
+        if got.size != self.expected.size:
+            return Comparison(False, math.inf, (), self.precision)
+        got = got.reshape(self.expected.shape)
+        idx = list(numeric)
+        at = tuple(np.array(i) for i in zip(*idx))
+        scale = self.scale[at]
+        return compare(got[at], np.array([numeric[ix] for ix in idx]), self.precision, scale, self.units,
+                       self.kink[at] + numeric_rtol * scale)
 
-def _grad_diagnosis(name, got, expected, case) -> str:
-    n = case["x"].shape[0]
-    if not np.any(got):
-        return f"grads['{name}'] is all zeros: backward does not compute it"
-    denom = float(np.sum(expected * expected))
-    if denom > 0:
-        k = float(np.sum(got * expected)) / denom
-        if rel_error(got, k * expected) < 1e-6:
-            for factor, why in ((n, f"multiplied by the batch size N={n}: dscores is already averaged"),
-                                (1 / n, f"divided by the batch size N={n} again: dscores is already averaged"),
-                                (-1, "has the wrong sign"), (2, "is twice the expected value")):
-                if abs(k - factor) < 1e-6 * abs(factor):
-                    return f"grads['{name}'] {why}"
-            return f"grads['{name}'] is {k:.3g} times the expected value"
-    param = case[name]
-    lam = float(np.sum((got - expected) * param)) / max(1e-300, float(np.sum(param * param)))
-    if abs(lam) > 1e-12 and rel_error(got, expected + lam * param) < 1e-6:
-        return (f"grads['{name}'] includes an extra {lam:.3g}·{name} term (regularization?); "
-                "the loss here has none")
-    if name in ("W1", "b1"):
-        upstream = case["dscores"] @ case["W2"].T
-        no_mask = case["x"].T @ upstream if name == "W1" else upstream.sum(axis=0)
-        if rel_error(got, no_mask) < 1e-6:
-            return (f"grads['{name}'] ignores the ReLU: multiply the gradient flowing into the hidden layer "
-                    "by (z1 > 0), where z1 = x @ W1 + b1")
-    ix = worst_index(got, expected)
-    return (f"grads['{name}'] is wrong (max relative error {rel_error(got, expected):.2g}, at index {ix}: "
-            f"got {got[ix]:.6g}, expected {expected[ix]:.6g})")
+    def verdict(self, got) -> tuple[str, str, Comparison]:
+        name, expected = self.name, self.expected
+        if got.shape != expected.shape:
+            if got.size == expected.size and self.matches(got.reshape(expected.shape)):
+                c = self.compare(got.reshape(expected.shape))
+                if got.shape == (1,) + expected.shape:
+                    return (WARN, f"grads['{name}'] has shape {got.shape}, the values are right; it should have "
+                                  f"the shape of params['{name}'] {expected.shape}: sum with .sum(axis=0) "
+                                  "(no keepdims) or index [0]", c)
+                return (WARN, f"grads['{name}'] has shape {got.shape} instead of {expected.shape}, "
+                              "the values are right", c)
+            if got.ndim == 2 and got.T.shape == expected.shape and self.matches(got.T):
+                return (FAIL, f"grads['{name}'] is transposed: shape {got.shape}, expected {expected.shape}",
+                        self.compare(got.T))
+            return (FAIL, f"grads['{name}'] has shape {got.shape}; expected {expected.shape}",
+                    Comparison(False, math.inf, (), self.precision))
+        c = self.compare(got)
+        if c.ok:
+            return PASS, "", c
+        if got.ndim == 2 and got.shape[0] == got.shape[1] and self.compare(got.T, scale=self.scale.T).ok:
+            return FAIL, f"grads['{name}'] is transposed", c
+        return FAIL, self.diagnosis(got, c), c
+
+    def diagnosis(self, got, c: Comparison) -> str:
+        name, expected, scale, case = self.name, self.expected, self.scale, self.case
+        n = case["x"].shape[0]
+        if not np.any(got):
+            return f"grads['{name}'] is all zeros: backward does not compute it"
+        denom = float(np.sum(expected * expected))
+        if denom > 0:
+            k = float(np.sum(got * expected)) / denom
+            if self.compare(got, k * expected, abs(k) * scale).ok:
+                for factor, why in ((n, f"multiplied by the batch size N={n}: dscores is already averaged"),
+                                    (1 / n, f"divided by the batch size N={n} again: dscores is already averaged"),
+                                    (-1, "has the wrong sign"), (2, "is twice the expected value")):
+                    if self.compare(got, factor * expected, abs(factor) * scale).ok:
+                        return f"grads['{name}'] {why}"
+                return f"grads['{name}'] is {k:.3g} times the expected value"
+        param = case[name]
+        lam = float(np.sum((got - expected) * param)) / max(1e-300, float(np.sum(param * param)))
+        if abs(lam) > 1e-12 and self.compare(got, expected + lam * param, scale + abs(lam) * np.abs(param)).ok:
+            return (f"grads['{name}'] includes an extra {lam:.3g}·{name} term (regularization?); "
+                    "the loss here has none")
+        if name in ("W1", "b1"):
+            upstream = case["dscores"] @ case["W2"].T
+            no_mask = case["x"].T @ upstream if name == "W1" else upstream.sum(axis=0)
+            if self.compare(got, no_mask).ok:   # the scale has no mask: it bounds these terms too
+                return (f"grads['{name}'] ignores the ReLU: multiply the gradient flowing into the hidden layer "
+                        "by (z1 > 0), where z1 = x @ W1 + b1")
+        ix = c.where
+        return _with_note(f"grads['{name}'] is wrong (max error {c.error:.2g} of the magnitude of the terms, "
+                          f"at index {ix}: got {got[ix]:.6g}, expected {expected[ix]:.6g})", [precision_note(c)])
 
 
 # ---------------------------------------------------------------- SGD with momentum
@@ -299,6 +372,25 @@ def _trajectory(case, rule) -> list[dict]:
     return out
 
 
+def _trajectory_scale(case, expected: list[dict]) -> list[dict]:
+    """Magnitude of the terms behind each step's parameters: every step rounds theta and alpha*m,
+    and a rounding error of m carries on into every later m, decayed by beta."""
+    alpha, beta = float(case["alpha"]), float(case["beta"])
+    before = {n: np.abs(case[f"p_{n}"]) for n in PARAMS}
+    total = dict(before)
+    m = {n: 0.0 for n in PARAMS}
+    carried = {n: 0.0 for n in PARAMS}
+    out = []
+    for t, step in enumerate(expected):
+        for n in PARAMS:
+            m[n] = beta * m[n] + np.abs(case[f"g{t}_{n}"])
+            carried[n] = beta * carried[n] + m[n]
+            total[n] = total[n] + before[n] + alpha * (m[n] + carried[n])
+            before[n] = np.abs(step[n])
+        out.append(dict(total))
+    return out
+
+
 def _spec_rule(th, m, g, a, b):
     m = b * m + g
     return th - a * m, m
@@ -320,12 +412,31 @@ _WRONG_RULES = {
 }
 
 
+@dataclass
+class _Steps:
+    """One setting's parameters after every step, judged at the precision the student's code used;
+    every trajectory is held to the magnitude of the right one's terms."""
+    got: list[dict]
+    scale: list[dict]
+    precision: np.dtype
+    units: float
+
+    def compare(self, want: list[dict], got: list[dict] | None = None) -> list[Comparison]:
+        """Step by step, parameter by parameter (in PARAMS order)."""
+        got = self.got if got is None else got
+        return [compare(got[t][n], step[n], self.precision, self.scale[t][n], self.units)
+                for t, step in enumerate(want) for n in PARAMS]
+
+    def matches(self, want: list[dict], got: list[dict] | None = None) -> bool:
+        return all(c.ok for c in self.compare(want, got))
+
+
 def compare_sgd_step(ctx, inputs, outcome) -> Verdict:
     if outcome.error:
         return _probe_failed("SGD could not be run", outcome)
-    rtol = ctx.rubric.get("rtol", 1e-8)
+    units = _units(ctx)
     cases, outs = by_case(inputs), by_case(outcome.outputs)
-    passed, problems, errors, details = 0, [], {}, {}
+    passed, problems, errors, details, comparisons = 0, [], {}, {}, []
     for k, case in cases.items():
         o = outs.get(k, {})
         label = f"alpha={float(case['alpha']):g}, beta={float(case['beta']):g}"
@@ -333,13 +444,16 @@ def compare_sgd_step(ctx, inputs, outcome) -> Verdict:
             errors[label] = o["error"].item()
             continue
         expected = _trajectory(case, _spec_rule)
-        worst = max(rel_error(o[f"t{t}_{n}"], step[n]) if o[f"t{t}_{n}"].shape == step[n].shape else math.inf
-                    for t, step in enumerate(expected) for n in PARAMS)
-        details[label] = {"max_rel_error": worst}
-        if worst <= rtol:
+        got = [{n: o[f"t{t}_{n}"] for n in PARAMS} for t in range(len(expected))]
+        steps = _Steps(got, _trajectory_scale(case, expected), precision_of(*(g for s in got for g in s.values()),
+                                                                            o.get("precision")), units)
+        judged = steps.compare(expected)
+        details[label] = {"max_rel_error": max(c.error for c in judged), "precision": steps.precision.name}
+        if all(c.ok for c in judged):
             passed += 1
+            comparisons.extend(judged)
             continue
-        problems.append((label, _sgd_diagnosis(case, o, expected, rtol)))
+        problems.append((label, _sgd_diagnosis(case, o, expected, steps)))
     fraction = passed / len(cases)
     if errors:
         label, first = next(iter(errors.items()))
@@ -350,27 +464,25 @@ def compare_sgd_step(ctx, inputs, outcome) -> Verdict:
         return Verdict(FAIL, f"SGD.step {message} (first seen with {label}; "
                              f"{passed} of {len(cases)} settings right)", fraction=fraction,
                        details={"configs": details})
-    return Verdict(PASS, f"matches m = beta*m + grad; theta -= alpha*m over {int(cases['c0']['steps'])} "
-                         f"steps for {len(cases)} settings of alpha and beta", details={"configs": details})
+    note, coarse = summary(comparisons)
+    return Verdict(WARN if coarse else PASS,
+                   _with_note(f"matches m = beta*m + grad; theta -= alpha*m over {int(cases['c0']['steps'])} "
+                              f"steps for {len(cases)} settings of alpha and beta", [note]),
+                   details={"configs": details})
 
 
-def _sgd_diagnosis(case, o, expected, rtol) -> str:
+def _sgd_diagnosis(case, o, expected, steps: _Steps) -> str:
     start = {n: case[f"p_{n}"] for n in PARAMS}
-    got = [{n: o[f"t{t}_{n}"] for n in PARAMS} for t in range(len(expected))]
-    if all(np.array_equal(step[n], start[n]) for step in got for n in PARAMS):
+    if all(np.array_equal(step[n], start[n]) for step in steps.got for n in PARAMS):
         own = [{n: o.get(f"own{t}_{n}") for n in PARAMS} for t in range(len(expected))]
-        if all(v is not None for step in own for v in step.values()) and \
-                max(rel_error(own[t][n], expected[t][n]) for t in range(len(expected)) for n in PARAMS) <= rtol:
+        if all(v is not None for step in own for v in step.values()) and steps.matches(expected, own):
             return ("updates a new dict, not the params dict passed to SGD(...): the model never sees the "
                     "update; assign into self.params[name] (the same dict) or update the arrays in place")
         return "does not change the parameters"
     for message, rule in _WRONG_RULES.items():
-        alt = _trajectory(case, rule)
-        if max(rel_error(got[t][n], alt[t][n]) if got[t][n].shape == alt[t][n].shape else math.inf
-               for t in range(len(alt)) for n in PARAMS) <= 1e-6:
+        if steps.matches(_trajectory(case, rule)):
             return message
-    t_bad = next(t for t in range(len(expected))
-                 if max(rel_error(got[t][n], expected[t][n]) for n in PARAMS) > rtol)
+    t_bad = next(i // len(PARAMS) for i, c in enumerate(steps.compare(expected)) if not c.ok)
     return f"gives different parameters from step {t_bad + 1} on"
 
 

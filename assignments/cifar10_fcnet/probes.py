@@ -5,6 +5,7 @@ is visible here.
 
 Inputs and outputs are flat dicts; a key "c3.W1" is entry W1 of case 3.
 """
+import itertools
 import traceback
 
 import numpy as np
@@ -22,6 +23,37 @@ def _cases(inputs):
 
 def _error(exc):
     return f"{type(exc).__name__}: {exc}"[:300] + "\n" + traceback.format_exc()[-3000:]
+
+
+def _floats(value):
+    """An array of numbers as the student's code computed it: a floating dtype is kept, so that
+    the grader judges it at its precision; anything else becomes float64 (or raises)."""
+    arr = np.array(value, subok=False)
+    return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
+
+
+def _precision(*objects, depth=3):
+    """A 0-d array of the least precise floating dtype found in objects, their items and
+    attributes, nearest first (a float32 cache or momentum makes a float64 result float32-accurate)."""
+    found, queue = [np.dtype(np.float64)], [(obj, depth) for obj in objects]
+    for obj, left in queue:   # breadth first, 100 items of each container, 5000 objects at most
+        if isinstance(obj, (np.ndarray, np.generic)):
+            if obj.dtype.kind == "f":
+                found.append(obj.dtype)
+            continue
+        if left == 0 or len(queue) >= 5000:
+            continue
+        try:
+            if isinstance(obj, dict):
+                items = obj.values()
+            elif isinstance(obj, (list, tuple)):
+                items = obj
+            else:
+                items = () if isinstance(obj, type) else vars(obj).values()
+            queue.extend((item, left - 1) for item in itertools.islice(items, 100))
+        except Exception:  # noqa: BLE001 - no attributes to look at
+            continue
+    return np.zeros((), max(found, key=lambda d: np.finfo(d).eps))
 
 
 def _make_net(student, params):
@@ -72,8 +104,7 @@ def _grads(net):
             status.append(1)
             continue
         try:
-            arr = np.array(g, dtype=np.float64, subok=False)
-            grads[name] = arr
+            grads[name] = _floats(g)
             status.append(0)
         except (TypeError, ValueError):
             status.append(2)
@@ -85,8 +116,10 @@ def backward(student, inputs):
     for case, c in _cases(inputs).items():
         try:
             net = _make_net(student, c)
-            net.backward(c["dscores"].copy(), _cache(net.forward(c["x"].copy())))
+            result = net.forward(c["x"].copy())
+            net.backward(c["dscores"].copy(), _cache(result))
             grads, status = _grads(net)
+            out[f"{case}.precision"] = _precision(result, *grads.values())
             out[f"{case}.status"] = status
             out.update({f"{case}.{k}": v for k, v in grads.items()})
             # the same call again: gradients must be overwritten, not accumulated
@@ -115,9 +148,10 @@ def sgd_step(student, inputs):
                 opt.step({name: c[f"g{t}_{name}"].copy() for name in PARAMS})
                 own = getattr(opt, "params", None)  # copies: later in-place steps must not change them
                 for name in PARAMS:
-                    out[f"{case}.t{t}_{name}"] = np.array(params[name], dtype=np.float64)
+                    out[f"{case}.t{t}_{name}"] = _floats(params[name])
                     if isinstance(own, dict) and own is not params and name in own:
-                        out[f"{case}.own{t}_{name}"] = np.array(own[name], dtype=np.float64)
+                        out[f"{case}.own{t}_{name}"] = _floats(own[name])
+            out[f"{case}.precision"] = _precision(params, opt)
         except Exception as exc:  # noqa: BLE001
             out[f"{case}.error"] = _error(exc)
     return out

@@ -9,15 +9,18 @@ likely cause, in the student's terms.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from grader.check import FAIL, PASS, Verdict, by_case
-from grader.numeric import numerical_gradient, rel_error, sample_indices, worst_index
+from grader.check import FAIL, PASS, WARN, Verdict, by_case
+from grader.numeric import (UNITS, Comparison, compare, magnitude, numerical_gradient, precision_note, precision_of,
+                           sample_indices, summary)
 
 DENSE_CASES = [(2, 5, 4), (4, 3, 6), (64, 3, 10)]        # (n_inputs, n_neurons, batch)
 OPTIMIZER_SETTINGS = [(1.0, 0.0, 0.0), (0.5, 0.05, 0.0), (1.0, 0.0, 0.9), (0.8, 0.01, 0.5)]
 SETTINGS = ("learning_rate", "decay", "momentum")
+PARAMS = ("w1", "b1", "w2", "b2")    # the optimizer probe's two layers
 SAMPLES, CLASSES = 100, 3     # spiral_data(samples=100, classes=3), as the exercise makes it
 TRAIN_SEED, TEST_SEED = 0, 1  # nnfs.init() seeds numpy with 0; the test set is a fresh one
 
@@ -41,16 +44,27 @@ def _probe_failed(what: str, outcome) -> Verdict:
     return Verdict(FAIL, f"{what}: {outcome.error}", details={"traceback": outcome.traceback})
 
 
-def _matches(got: np.ndarray, expected: np.ndarray, rtol: float) -> bool:
-    return got.shape == expected.shape and rel_error(got, expected) <= rtol
+def _units(ctx) -> float:
+    return float(ctx.rubric.get("roundoff_units", UNITS))
 
 
-def _wrong(label: str, got: np.ndarray, expected: np.ndarray) -> str:
+def _with_note(message: str, notes: list[str]) -> str:
+    notes = [n for n in notes if n]
+    return message + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _passed(message: str, comparisons: list[Comparison], **details) -> Verdict:
+    """A pass, with the precision it was judged at when reduced; float16 passes with a warning."""
+    note, coarse = summary(comparisons)
+    return Verdict(WARN if coarse else PASS, _with_note(message, [note]), details=details)
+
+
+def _wrong(label: str, got: np.ndarray, expected: np.ndarray, c: Comparison) -> str:
     if got.shape != expected.shape:
         return f"{label} has shape {got.shape}; expected {expected.shape}"
-    ix = worst_index(got, expected)
-    return (f"{label} is wrong (max relative error {rel_error(got, expected):.2g}, at index {ix}: "
-            f"got {got[ix]:.6g}, expected {expected[ix]:.6g})")
+    ix = c.where
+    return _with_note(f"{label} is wrong (max error {c.error:.2g} of the magnitude of the terms, at index {ix}: "
+                      f"got {got[ix]:.6g}, expected {expected[ix]:.6g})", [precision_note(c)])
 
 
 # ---------------------------------------------------------------- Layer_Dense
@@ -74,6 +88,20 @@ def _ref_dense(ctx, case):
     return layer
 
 
+def _dense_scales(ctx, case) -> dict[str, np.ndarray]:
+    """Magnitude of the terms behind each entry of output, dweights, dbiases, dinputs: the
+    reference layer on absolute values."""
+    layer = _ref_dense(ctx, {k: np.abs(v) for k, v in case.items()})
+    return {name: np.asarray(getattr(layer, name), np.float64) for name in ("output", "dweights", "dbiases", "dinputs")}
+
+
+_DENSE_FORWARD_MISTAKES = [   # functions of (inputs, weights, biases): their magnitude is theirs on |·|
+    (lambda x, w, b: x @ w, "the biases are not added"),
+    (lambda x, w, b: np.maximum(x @ w + b, 0), "a ReLU is applied inside the layer; the activation is a class "
+                                               "of its own"),
+]
+
+
 def compare_dense_forward(ctx, inputs, outcome) -> Verdict:
     if outcome.error:
         return _probe_failed("Layer_Dense could not be run", outcome)
@@ -81,22 +109,23 @@ def compare_dense_forward(ctx, inputs, outcome) -> Verdict:
     raised = _raised("Layer_Dense forward", outs, "forward_error")
     if raised:
         return raised
-    rtol = ctx.rubric.get("rtol", 1e-7)
-    worst = 0.0
+    units = _units(ctx)
+    comparisons = []
     for k, case in by_case(inputs).items():
         o, ref = outs[k], _ref_dense(ctx, case)
         if not np.array_equal(o["inputs_after"], case["inputs"]):
             return Verdict(FAIL, "forward changed its inputs in place; compute the output on a new array")
-        got = o["output"].astype(np.float64)
-        if not _matches(got, ref.output, rtol):
-            x, w, b = case["inputs"], case["weights"], case["biases"]
-            for alt, why in ((x @ w, "the biases are not added"), (np.maximum(x @ w + b, 0), "a ReLU is applied "
-                             "inside the layer; the activation is a class of its own")):
-                if _matches(got, alt, 1e-6):
+        precision, got = precision_of(o["output"]), o["output"].astype(np.float64)
+        c = compare(got, ref.output, precision, _dense_scales(ctx, case)["output"], units)
+        if not c.ok:
+            arrays = (case["inputs"], case["weights"], case["biases"])
+            for f, why in _DENSE_FORWARD_MISTAKES:
+                if compare(got, f(*arrays), precision, magnitude(f, *arrays), units).ok:
                     return Verdict(FAIL, f"self.output is wrong: {why}")
-            return Verdict(FAIL, _wrong("self.output", got, ref.output))
-        worst = max(worst, rel_error(got, ref.output))
-    return Verdict(PASS, "self.output = inputs · weights + biases, as the reference", details={"max_rel_error": worst})
+            return Verdict(FAIL, _wrong("self.output", got, ref.output, c))
+        comparisons.append(c)
+    return _passed("self.output = inputs · weights + biases, as the reference", comparisons,
+                   max_rel_error=max(c.error for c in comparisons))
 
 
 def compare_dense_backward(ctx, inputs, outcome) -> Verdict:
@@ -108,29 +137,39 @@ def compare_dense_backward(ctx, inputs, outcome) -> Verdict:
                                                                               "backward_error")
     if raised:
         return raised
-    rtol, numeric_rtol = ctx.rubric.get("rtol", 1e-7), ctx.rubric.get("numeric_rtol", 1e-6)
+    units, numeric_rtol = _units(ctx), ctx.rubric.get("numeric_rtol", 1e-6)
     rng = np.random.default_rng(ctx.seed + 1)
     problems: dict[str, str] = {}
+    comparisons = []
     for k, case in by_case(inputs).items():
-        o, ref = outs[k], _ref_dense(ctx, case)
+        o, ref, scales = outs[k], _ref_dense(ctx, case), _dense_scales(ctx, case)
         numeric = _dense_numeric(ctx, case, rng)
         for name in ("dweights", "dbiases", "dinputs"):
             if name in problems:
                 continue
-            got, expected = o[name], getattr(ref, name)
+            got, expected, scale = o[name], getattr(ref, name), scales[name]
+            precision = precision_of(got, o.get("precision"))
+            got = got.astype(np.float64)
             if name == "dbiases" and got.shape == expected.shape[1:]:
                 got = got.reshape(expected.shape)   # (n,) instead of (1, n): the same update
-            if not _matches(got, expected, rtol):
-                problems[name] = _dense_diagnosis(name, got, expected, case)
-            elif rel_error(got.reshape(-1)[list(numeric[name])], np.array(list(numeric[name].values()))) > numeric_rtol:
+            c = compare(got, expected, precision, scale, units)
+            if not c.ok:
+                problems[name] = _dense_diagnosis(name, got, expected, case, precision, units, c)
+                continue
+            at = list(numeric[name])
+            sampled = scale.reshape(-1)[at]
+            if not compare(got.reshape(-1)[at], np.array(list(numeric[name].values())), precision, sampled, units,
+                           numeric_rtol * sampled).ok:
                 problems[name] = f"{name} disagrees with the numerical gradient"
-            elif not _matches(o[f"{name}.again"].reshape(expected.shape), expected, rtol):
+            elif not compare(o[f"{name}.again"].reshape(expected.shape), expected, precision, scale, units).ok:
                 problems[name] = (f"{name} changes when backward is called twice with the same input: it "
                                   "accumulates (+=); assign it with = instead")
+            else:
+                comparisons.append(c)
     if problems:
         right = 3 - len(problems)
         return Verdict(FAIL, "; ".join(problems.values()) + f" ({right} of 3 gradients right)", fraction=right / 3)
-    return Verdict(PASS, "dweights, dbiases and dinputs match the reference and the numerical gradient")
+    return _passed("dweights, dbiases and dinputs match the reference and the numerical gradient", comparisons)
 
 
 def _dense_numeric(ctx, case, rng) -> dict[str, dict[int, float]]:
@@ -151,27 +190,30 @@ def _dense_numeric(ctx, case, rng) -> dict[str, dict[int, float]]:
     return grads
 
 
-def _dense_diagnosis(name: str, got: np.ndarray, expected: np.ndarray, case) -> str:
-    x, w, dv = case["inputs"], case["weights"], case["dvalues"]
-    alternatives = {   # the usual mistakes, each as what it computes
-        "dweights": [(lambda: dv.T @ x, "dweights is transposed: inputs.T · dvalues, not dvalues.T · inputs"),
-                     (lambda: x.T @ dv / len(x), "dweights is divided by the batch size; dvalues already is")],
-        "dbiases": [(lambda: dv.sum(axis=1, keepdims=True), "dbiases sums over the wrong axis: sum over the "
-                                                            "samples, axis=0"),
-                    (lambda: dv.mean(axis=0, keepdims=True), "dbiases takes the mean; it is the sum over the samples")],
-        "dinputs": [(lambda: dv @ w, "dinputs is missing a transpose: dvalues · weights.T"),
-                    (lambda: dv @ w.T * (x > 0), "dinputs applies a ReLU mask; that is Activation_ReLU's job")],
-    }[name]
-    for compute, why in alternatives:
+_DENSE_BACKWARD_MISTAKES = {   # the usual mistakes, each as what it computes from (inputs, weights, dvalues)
+    "dweights": [(lambda x, w, dv: dv.T @ x, "dweights is transposed: inputs.T · dvalues, not dvalues.T · inputs"),
+                 (lambda x, w, dv: x.T @ dv / len(x), "dweights is divided by the batch size; dvalues already is")],
+    "dbiases": [(lambda x, w, dv: dv.sum(axis=1, keepdims=True), "dbiases sums over the wrong axis: sum over the "
+                                                                 "samples, axis=0"),
+                (lambda x, w, dv: dv.mean(axis=0, keepdims=True), "dbiases takes the mean; it is the sum over the "
+                                                                  "samples")],
+    "dinputs": [(lambda x, w, dv: dv @ w, "dinputs is missing a transpose: dvalues · weights.T"),
+                (lambda x, w, dv: dv @ w.T * (x > 0), "dinputs applies a ReLU mask; that is Activation_ReLU's job")],
+}
+
+
+def _dense_diagnosis(name: str, got: np.ndarray, expected: np.ndarray, case, precision, units, c) -> str:
+    arrays = (case["inputs"], case["weights"], case["dvalues"])
+    for f, why in _DENSE_BACKWARD_MISTAKES[name]:
         try:
-            alt = compute()
+            alt = f(*arrays)
         except ValueError:   # shapes that do not fit: not this mistake
             continue
-        if got.shape == alt.shape and rel_error(got, alt) <= 1e-6:
+        if got.shape == alt.shape and compare(got, alt, precision, magnitude(f, *arrays), units).ok:
             return why
     if got.size == expected.size and not np.any(got):
         return f"{name} is all zeros"
-    return _wrong(name, got, expected)
+    return _wrong(name, got, expected, c)
 
 
 # ---------------------------------------------------------------- Activation_ReLU
@@ -187,31 +229,40 @@ def inputs_relu_backward(ctx) -> dict:
 
 
 def compare_relu_backward(ctx, inputs, outcome) -> Verdict:
+    """Nothing is summed here: each entry is judged at its own magnitude, at the precision used."""
     if outcome.error:
         return _probe_failed("Activation_ReLU could not be run", outcome)
     outs = by_case(outcome.outputs)
     raised = _raised("Activation_ReLU forward or backward", outs)
     if raised:
         return raised
-    note = ""
+    units, note, comparisons = _units(ctx), "", []
     for k, case in by_case(inputs).items():
         o, x, dv = outs[k], case["inputs"], case["dvalues"]
-        if not _matches(o["output"], np.maximum(0, x), 1e-12):
-            return Verdict(FAIL, _wrong("forward's self.output", o["output"], np.maximum(0, x)))
+        precision = precision_of(o["output"], o["dinputs"], o.get("precision"))
+
+        def judge(got, want, scale):
+            return compare(got, want, precision, scale, units)
+
+        c = judge(o["output"], np.maximum(0, x), np.abs(x))
+        if not c.ok:
+            return Verdict(FAIL, _wrong("forward's self.output", o["output"], np.maximum(0, x), c))
         expected = np.where(x > 0, dv, 0.0)
         got = o["dinputs"]
-        if not _matches(got, expected, 1e-12):
-            for alt, why in ((dv, "dinputs is dvalues unchanged: zero it where the inputs were <= 0"),
-                             (np.where(dv > 0, dv, 0.0), "the mask looks at dvalues; it must look at the forward "
-                                                         "pass's inputs (self.inputs <= 0)"),
-                             (np.where(x > 0, 1.0, 0.0), "dinputs is the mask alone; multiply it by dvalues")):
-                if _matches(got, alt, 1e-12):
+        c = judge(got, expected, np.abs(dv))
+        if not c.ok:
+            for alt, scale, why in ((dv, np.abs(dv), "dinputs is dvalues unchanged: zero it where the inputs were <= 0"),
+                                    (np.where(dv > 0, dv, 0.0), np.abs(dv), "the mask looks at dvalues; it must look "
+                                                                            "at the forward pass's inputs (self.inputs <= 0)"),
+                                    (np.where(x > 0, 1.0, 0.0), 1.0, "dinputs is the mask alone; multiply it by dvalues")):
+                if judge(got, alt, scale).ok:
                     return Verdict(FAIL, why)
-            return Verdict(FAIL, _wrong("dinputs", got, expected))
+            return Verdict(FAIL, _wrong("dinputs", got, expected, c))
+        comparisons.append(c)
         if not np.array_equal(o["dvalues_after"], dv):
             note = (" (but backward changed dvalues in place: copy it first, dvalues.copy(), as the layer after "
                     "may still use it)")
-    return Verdict(PASS, "dinputs = dvalues where the inputs were positive, else 0" + note)
+    return _passed("dinputs = dvalues where the inputs were positive, else 0" + note, comparisons)
 
 
 # ---------------------------------------------------------------- softmax with cross-entropy
@@ -230,6 +281,14 @@ def _mean_loss(ctx, inputs, y) -> float:
     return combined.forward(inputs, y)
 
 
+def _softmax_scales(x: np.ndarray, y: np.ndarray, probs: np.ndarray, loss: float) -> tuple[float, np.ndarray]:
+    """Magnitude of the terms behind the loss and each entry of dinputs. exp() turns a rounding of
+    x into a relative error of |x| roundoffs, hence the inputs' size; the one-hot 1 is a term too."""
+    size = 1 + np.abs(x) + np.abs(x).max(axis=1, keepdims=True)
+    onehot = np.eye(x.shape[1])[y]
+    return float(np.mean(size.max(axis=1)) + loss), (probs * size + onehot) / len(x)
+
+
 def compare_softmax_ce_backward(ctx, inputs, outcome) -> Verdict:
     """The loss forward returns, and dinputs against the reference and centered differences of the loss."""
     if outcome.error:
@@ -238,39 +297,47 @@ def compare_softmax_ce_backward(ctx, inputs, outcome) -> Verdict:
     raised = _raised("Activation_Softmax_Loss_CategoricalCrossentropy", outs)
     if raised:
         return raised
-    rtol = ctx.rubric.get("rtol", 1e-7)
-    loss_ok, grad_problem = True, ""
+    units = _units(ctx)
+    loss_ok, grad_problem, comparisons = True, "", []
     for k, case in by_case(inputs).items():
         o, x, y = outs[k], case["inputs"].astype(np.float64), case["y"].astype(np.int64)
+        precision = precision_of(o["output"], o["dinputs"], o.get("precision"))
         ref = ctx.reference.Activation_Softmax_Loss_CategoricalCrossentropy()
         expected_loss = ref.forward(x.copy(), y)
         ref.backward(ref.output.copy(), y)
-        loss_ok &= abs(float(o["loss"]) - expected_loss) <= 1e-6 * max(1.0, abs(expected_loss))
+        loss_scale, scale = _softmax_scales(x, y, ref.output, expected_loss)
+        loss = compare(o["loss"], expected_loss, precision, loss_scale, units)
+        loss_ok &= loss.ok
         got = o["dinputs"]
         if grad_problem:
             continue
-        if not _matches(got, ref.dinputs, rtol):
+        c = compare(got, ref.dinputs, precision, scale, units)
+        if not c.ok:
             n = len(x)
             probs = ref.output
-            for alt, why in ((ref.dinputs * n, "dinputs is not divided by the number of samples"),
-                             (probs / n, "the 1 at each sample's true class is not subtracted"),
-                             (-ref.dinputs, "dinputs has the wrong sign")):
-                if _matches(got, alt, 1e-6):
+            for alt, alt_scale, why in ((ref.dinputs * n, scale * n, "dinputs is not divided by the number of samples"),
+                                        (probs / n, scale, "the 1 at each sample's true class is not subtracted"),
+                                        (-ref.dinputs, scale, "dinputs has the wrong sign")):
+                if compare(got, alt, precision, alt_scale, units).ok:
                     grad_problem = why
                     break
-            grad_problem = grad_problem or _wrong("dinputs", got, ref.dinputs)
+            grad_problem = grad_problem or _wrong("dinputs", got.astype(np.float64), ref.dinputs, c)
             continue
         xs = x.copy()
         idx = sample_indices(xs.shape, 12, np.random.default_rng(ctx.seed + 4))
+        at = tuple(np.array(i) for i in zip(*idx))
         numeric = numerical_gradient(lambda: _mean_loss(ctx, xs, y), xs, idx)
-        if rel_error(np.array([got[ix] for ix in idx]), np.array([numeric[ix] for ix in idx]), floor=1e-6) > 1e-5:
+        # centered differences of the loss are good to 1e-5 of the terms' magnitude (floored: 1e-11)
+        if not compare(got[at], np.array([numeric[ix] for ix in idx]), precision, scale[at], units,
+                       1e-5 * np.maximum(scale[at], 1e-6)).ok:
             grad_problem = "dinputs disagrees with the numerical gradient of the loss"
+        comparisons += [c, loss]
     if grad_problem or not loss_ok:
         parts = ([grad_problem] if grad_problem else []) + (
             [] if loss_ok else ["forward does not return the mean cross-entropy loss of the softmax outputs"])
         return Verdict(FAIL, "; ".join(parts), fraction=0.5 if (loss_ok or not grad_problem) else 0.0)
-    return Verdict(PASS, "the loss and dinputs = (softmax − one-hot) / samples match the reference and the "
-                         "numerical gradient of the loss")
+    return _passed("the loss and dinputs = (softmax − one-hot) / samples match the reference and the "
+                   "numerical gradient of the loss", comparisons)
 
 
 # ---------------------------------------------------------------- Optimizer_SGD
@@ -314,6 +381,25 @@ def _trajectory(case, rule: str = "right") -> list[dict]:
     return out
 
 
+def _trajectory_scale(case, expected: list[dict]) -> list[dict]:
+    """Magnitude of the terms behind each step's parameters: every step rounds the parameters and
+    the update, and a rounding error of a momentum carries on into every later one, decayed."""
+    momentum = float(case["momentum"])
+    before = {n: np.abs(case[n]) for n in PARAMS}
+    total = dict(before)
+    update = {n: 0.0 for n in PARAMS}
+    carried = {n: 0.0 for n in PARAMS}
+    out = []
+    for t, step in enumerate(expected):
+        for n in PARAMS:
+            update[n] = momentum * update[n] + step["lr"] * np.abs(case[f"t{t}_d{n}"])
+            carried[n] = momentum * carried[n] + update[n]
+            total[n] = total[n] + before[n] + update[n] + carried[n]
+            before[n] = np.abs(step[n])
+        out.append(dict(total))
+    return out
+
+
 _WRONG = {
     "no iterations": "iterations does not advance: post_update_params must add 1 to self.iterations",
     "vanilla without decay": "without momentum, the update uses self.learning_rate; it must use "
@@ -330,22 +416,37 @@ def _counts_steps(o: dict, steps: int) -> bool:
     return all(float(o[f"t{t}_iterations"]) == t + 1 for t in range(steps))
 
 
-def _explains(rule: str, case, o) -> bool:
-    """The known mistake `rule` gives exactly these parameters (a stuck step count is told from an
-    ignored decay by the iterations the student's optimizer shows)."""
-    if rule == "no iterations" and _counts_steps(o, int(case["steps"])):
-        return False
-    return _close(o, _trajectory(case, rule), 1e-6)
+@dataclass
+class _Run:
+    """One setting as the student's optimizer ran it, judged at the precision its code used; every
+    trajectory is held to the magnitude of the right one's terms."""
+    case: dict
+    o: dict
+    scale: list[dict]
+    precision: np.dtype
+    units: float
+
+    def compare(self, want: list[dict]) -> list[Comparison]:
+        """Step by step, parameter by parameter (in PARAMS order)."""
+        return [compare(self.o[f"t{t}_{n}"], step[n], self.precision, self.scale[t][n], self.units)
+                for t, step in enumerate(want) for n in PARAMS]
+
+    def close(self, want: list[dict]) -> bool:
+        """The student's parameters after every step are those of `want`."""
+        return all(c.ok for c in self.compare(want))
+
+    def explains(self, rule: str) -> bool:
+        """The known mistake `rule` gives these parameters (a stuck step count is told from an
+        ignored decay by the iterations the student's optimizer shows)."""
+        if rule == "no iterations" and _counts_steps(self.o, int(self.case["steps"])):
+            return False
+        return self.close(_trajectory(self.case, rule))
 
 
-def _close(o: dict, want: list[dict], tol: float) -> bool:
-    """The student's parameters after every step are those of `want`."""
-    for t, step in enumerate(want):
-        for name in ("w1", "b1", "w2", "b2"):
-            g = o[f"t{t}_{name}"]
-            if g.shape != step[name].shape or rel_error(g, step[name]) > tol:
-                return False
-    return True
+def _run(case, o, units) -> _Run:
+    expected = _trajectory(case)
+    precision = precision_of(*(o[f"t{t}_{n}"] for t in range(len(expected)) for n in PARAMS), o.get("precision"))
+    return _Run(case, o, _trajectory_scale(case, expected), precision, units)
 
 
 def compare_optimizer(ctx, inputs, outcome) -> Verdict:
@@ -353,7 +454,7 @@ def compare_optimizer(ctx, inputs, outcome) -> Verdict:
     that explains every setting at once is named; else the first setting's own diagnosis."""
     if outcome.error:
         return _probe_failed("Optimizer_SGD could not be run", outcome)
-    rtol = ctx.rubric.get("rtol", 1e-9)
+    units = _units(ctx)
     cases, outs = by_case(inputs), by_case(outcome.outputs)
     errors, ran, details = {}, {}, {}
     for k, case in cases.items():
@@ -361,9 +462,10 @@ def compare_optimizer(ctx, inputs, outcome) -> Verdict:
         if "error" in outs.get(k, {}):
             errors[label] = outs[k]["error"].item()
         else:
-            ran[label] = (case, outs[k])
-    right = [label for label, (case, o) in ran.items() if _close(o, _trajectory(case), rtol)]
-    details = {label: {"right": label in right} for label in ran}
+            ran[label] = _run(case, outs[k], units)
+    judged = {label: run.compare(_trajectory(run.case)) for label, run in ran.items()}
+    right = [label for label, cs in judged.items() if all(c.ok for c in cs)]
+    details = {label: {"right": label in right, "precision": ran[label].precision.name} for label in ran}
     fraction = len(right) / len(cases)
     if errors:
         label, first = next(iter(errors.items()))
@@ -371,28 +473,26 @@ def compare_optimizer(ctx, inputs, outcome) -> Verdict:
                        details={"traceback": first.split("\n", 1)[-1], "settings": details})
     wrong = [label for label in ran if label not in right]
     if wrong:
-        why = next((message for rule, message in _WRONG.items()
-                    if all(_explains(rule, case, o) for case, o in ran.values())), None)
-        why = why or _optimizer_diagnosis(*ran[wrong[0]], rtol)
+        why = next((message for rule, message in _WRONG.items() if all(run.explains(rule) for run in ran.values())),
+                   None)
+        why = why or _optimizer_diagnosis(ran[wrong[0]])
         return Verdict(FAIL, f"{why} (first seen with {wrong[0]}; {len(right)} of {len(cases)} settings right)",
                        fraction=fraction, details={"settings": details})
     steps = int(cases["c0"]["steps"])
-    note = "" if all(_counts_steps(o, steps) for _, o in ran.values()) else " (self.iterations does not hold the number of steps taken, though)"
-    return Verdict(PASS, f"{steps} steps on two layers match lr/(1 + decay·iterations) with momentum kept per "
-                         f"layer, for {len(cases)} settings" + note, details={"settings": details})
+    note = "" if all(_counts_steps(run.o, steps) for run in ran.values()) else " (self.iterations does not hold the number of steps taken, though)"
+    return _passed(f"{steps} steps on two layers match lr/(1 + decay·iterations) with momentum kept per "
+                   f"layer, for {len(cases)} settings" + note, [c for cs in judged.values() for c in cs],
+                   settings=details)
 
 
-def _optimizer_diagnosis(case, o, rtol) -> str:
-    expected = _trajectory(case)
-    start = {f"{p}{k}": case[f"{p}{k}"] for p in "wb" for k in (1, 2)}
-    if all(np.array_equal(o[f"t{t}_{n}"], start[n]) for t in range(len(expected)) for n in start):
+def _optimizer_diagnosis(run: _Run) -> str:
+    expected = _trajectory(run.case)
+    if all(np.array_equal(run.o[f"t{t}_{n}"], run.case[n]) for t in range(len(expected)) for n in PARAMS):
         return "update_params does not change the parameters"
     for rule, message in _WRONG.items():
-        if _explains(rule, case, o):
+        if run.explains(rule):
             return message
-    t_bad = next(t for t, step in enumerate(expected)
-                 if any(o[f"t{t}_{n}"].shape != step[n].shape or rel_error(o[f"t{t}_{n}"], step[n]) > rtol
-                        for n in start))
+    t_bad = next(i // len(PARAMS) for i, c in enumerate(run.compare(expected)) if not c.ok)
     return f"the parameters differ from the expected ones from step {t_bad + 1} on"
 
 

@@ -4,6 +4,7 @@ nothing: the grader compares. numpy only.
 
 Inputs and outputs are flat dicts; a key "c3.weights" is entry `weights` of case 3.
 """
+import itertools
 import traceback
 import types
 
@@ -20,6 +21,37 @@ def _cases(inputs):
 
 def _error(exc):
     return f"{type(exc).__name__}: {exc}"[:300] + "\n" + traceback.format_exc()[-3000:]
+
+
+def _floats(value):
+    """An array of numbers as the student's code computed it: a floating dtype is kept, so that
+    the grader judges it at its precision; anything else becomes float64 (or raises)."""
+    arr = np.array(value, subok=False)
+    return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
+
+
+def _precision(*objects, depth=3):
+    """A 0-d array of the least precise floating dtype found in objects, their items and
+    attributes, nearest first (a float32 cache or momentum makes a float64 result float32-accurate)."""
+    found, queue = [np.dtype(np.float64)], [(obj, depth) for obj in objects]
+    for obj, left in queue:   # breadth first, 100 items of each container, 5000 objects at most
+        if isinstance(obj, (np.ndarray, np.generic)):
+            if obj.dtype.kind == "f":
+                found.append(obj.dtype)
+            continue
+        if left == 0 or len(queue) >= 5000:
+            continue
+        try:
+            if isinstance(obj, dict):
+                items = obj.values()
+            elif isinstance(obj, (list, tuple)):
+                items = obj
+            else:
+                items = () if isinstance(obj, type) else vars(obj).values()
+            queue.extend((item, left - 1) for item in itertools.islice(items, 100))
+        except Exception:  # noqa: BLE001 - no attributes to look at
+            continue
+    return np.zeros((), max(found, key=lambda d: np.finfo(d).eps))
 
 
 def _number(value):
@@ -50,7 +82,8 @@ def dense(student, inputs):
             for attempt in ("", ".again"):  # the same call twice: gradients are set, not added to
                 layer.backward(c["dvalues"].copy())
                 for name in ("dweights", "dbiases", "dinputs"):
-                    out[f"{case}.{name}{attempt}"] = np.asarray(getattr(layer, name), dtype=np.float64)
+                    out[f"{case}.{name}{attempt}"] = _floats(getattr(layer, name))
+            out[f"{case}.precision"] = _precision(layer)
         except Exception as exc:  # noqa: BLE001
             out[f"{case}.backward_error"] = _error(exc)
     return out
@@ -62,10 +95,11 @@ def relu(student, inputs):
         try:
             activation = student.Activation_ReLU()
             activation.forward(c["inputs"].copy())
-            out[f"{case}.output"] = np.asarray(activation.output, dtype=np.float64)
+            out[f"{case}.output"] = _floats(activation.output)
             dvalues = c["dvalues"].copy()
             activation.backward(dvalues)
-            out[f"{case}.dinputs"] = np.asarray(activation.dinputs, dtype=np.float64)
+            out[f"{case}.dinputs"] = _floats(activation.dinputs)
+            out[f"{case}.precision"] = _precision(activation)
             out[f"{case}.dvalues_after"] = dvalues
         except Exception as exc:  # noqa: BLE001
             out[f"{case}.error"] = _error(exc)
@@ -79,11 +113,13 @@ def softmax_loss(student, inputs):
         try:
             combined = student.Activation_Softmax_Loss_CategoricalCrossentropy()
             y = c["y"].astype(np.int64)
-            out[f"{case}.loss"] = np.asarray(_number(combined.forward(c["inputs"].copy(), y)))
-            output = np.asarray(combined.output, dtype=np.float64)
+            loss = combined.forward(c["inputs"].copy(), y)
+            out[f"{case}.loss"] = np.asarray(_number(loss))
+            output = _floats(combined.output)
             out[f"{case}.output"] = output
             combined.backward(output.copy(), y)
-            out[f"{case}.dinputs"] = np.asarray(combined.dinputs, dtype=np.float64)
+            out[f"{case}.dinputs"] = _floats(combined.dinputs)
+            out[f"{case}.precision"] = _precision(loss, combined)
         except Exception as exc:  # noqa: BLE001
             out[f"{case}.error"] = _error(exc)
     return out
@@ -114,8 +150,9 @@ def optimizer(student, inputs):
                 opt.post_update_params()
                 out[f"{case}.t{t}_iterations"] = np.asarray(_number(getattr(opt, "iterations", None)))
                 for k, layer in enumerate(layers, 1):
-                    out[f"{case}.t{t}_w{k}"] = np.array(layer.weights, dtype=np.float64)
-                    out[f"{case}.t{t}_b{k}"] = np.array(layer.biases, dtype=np.float64)
+                    out[f"{case}.t{t}_w{k}"] = _floats(layer.weights)
+                    out[f"{case}.t{t}_b{k}"] = _floats(layer.biases)
+            out[f"{case}.precision"] = _precision(layers, opt)
         except Exception as exc:  # noqa: BLE001
             out[f"{case}.error"] = _error(exc)
     return out
