@@ -11,9 +11,9 @@ students is compared on
   class (log2 of the number of pairs, plus a margin).
 
 The outcome goes to the dashboard and to OUT/similarity.csv only: never into student reports,
-feedback or LMS exports, and it never changes points. Fingerprints are kept in
-OUT/.similarity/fingerprints.json with a key of the code they came from (and of what was given), so a re-run
-fingerprints only new or changed submissions.
+feedback or LMS exports, and it never changes points. Own code is kept in
+OUT/.similarity/fingerprints.json with a key of the code it came from and of what was given,
+so a re-run fingerprints only new or changed submissions.
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ class Settings:
         table = rubric.get("similarity", {})
         unknown = set(table) - set(cls.__dataclass_fields__)
         if unknown:
-            raise SystemExit(f"[similarity] in the rubric has unknown keys: {sorted(unknown)}")
+            raise ValueError(f"[similarity] in the rubric has unknown keys: {sorted(unknown)}")
         return cls(**table)
 
 
@@ -346,9 +346,12 @@ def fragments(pair: Pair, by_student: dict, prints: dict, distinct: dict, contex
 def run(out: Path, results: list[dict], a) -> Outcome:
     """Compare the class after a batch and write OUT/similarity.csv. A problem here is reported on
     the dashboard and never stops the batch: the grades are already written."""
-    settings = Settings.from_rubric(a.rubric)
+    try:
+        settings = Settings.from_rubric(a.rubric)
+    except (ValueError, TypeError) as exc:   # a typo in the rubric: the grades stand, the TA is told
+        return _not_compared(out, Settings(), str(exc))
     if not settings.enabled:
-        return Outcome(settings, problem="turned off in the rubric ([similarity] enabled = false)")
+        return _not_compared(out, settings, "turned off in the rubric ([similarity] enabled = false)")
     started = time.monotonic()
     graded = [r for r in results if not r.get("grader_error") and r.get("student")]
     try:
@@ -359,9 +362,15 @@ def run(out: Path, results: list[dict], a) -> Outcome:
         outcome.fingerprinted = computed
         write_atomic(out / CSV_NAME, to_csv(outcome))
     except Exception as exc:  # noqa: BLE001 - the grades stand without it; say why on the dashboard
-        return Outcome(settings, problem=f"the comparison failed: {type(exc).__name__}: {exc}")
+        return _not_compared(out, settings, f"the comparison failed: {type(exc).__name__}: {exc}")
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _not_compared(out: Path, settings: Settings, why: str) -> Outcome:
+    """No comparison this run: an earlier run's similarity.csv would mislead, so it goes."""
+    (out / CSV_NAME).unlink(missing_ok=True)
+    return Outcome(settings, problem=why)
 
 
 def to_csv(outcome: Outcome) -> str:

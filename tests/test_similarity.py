@@ -141,13 +141,15 @@ def test_dashboard_and_csv_are_safe_whatever_the_ids(classes, tmp_path):
     assert 'href="http' not in section
 
 
-def test_the_rubric_sets_it():
+def test_the_rubric_sets_it(classes, tmp_path):
     for assignment_id in assignment.known():
         settings = similarity.Settings.from_rubric(assignment.load(assignment_id).rubric)
         assert 0 < settings.code_threshold <= 1 and settings.enabled
-    with pytest.raises(SystemExit, match="threshhold"):
-        similarity.Settings.from_rubric({"similarity": {"threshhold": 0.5}})
-    off = similarity.run(None, [], replace_rubric({"similarity": {"enabled": False}}))
+    assert similarity.run(tmp_path, classes[0].results, CIFAR).flagged and (tmp_path / "similarity.csv").is_file()
+    typo = similarity.run(tmp_path, classes[0].results, replace_rubric({"similarity": {"threshhold": 0.5}}))
+    assert "threshhold" in typo.problem and not typo.pairs   # said on the dashboard; the batch goes on
+    assert not (tmp_path / "similarity.csv").exists()        # no stale pairs from an earlier run
+    off = similarity.run(tmp_path, classes[0].results, replace_rubric({"similarity": {"enabled": False}}))
     assert off.problem and not off.pairs
 
 
