@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__, assignment, datasets, export, gradescope, notebook, overrides, prairielearn, report, roster, sandbox
+from . import similarity
 from .discover import discover, folder_name
 from .pipeline import Job, cores, default_jobs, grade_batch
 from .write import write_atomic
@@ -110,7 +111,9 @@ def grade(args: argparse.Namespace, force: bool | set[str] = False, recheck: boo
             "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "skipped": [{"file": str(p), "why": why} for p, why in intake.skipped],
             "unmatched": intake.unmatched, "missing": intake.missing, "override_problems": problems}
-    report.write_index(out, results, meta)
+    similar = similarity.run(out, results, a)   # for the TAs' eyes only: never changes points
+    print(f"similar submissions: {similar.problem or f'{len(similar.flagged)} pair(s) over the threshold'}", flush=True)
+    report.write_index(out, results, meta, similar)
     exports = export.write_all(out, results, intake.missing, a.title, settings)
     errors = sum(1 for r in results if r.get("grader_error"))
     print(f"done in {time.monotonic() - started:.1f} s: {out / 'index.html'}, "

@@ -162,7 +162,8 @@ def check_html(check: dict, result: dict) -> str:
     return str(Markup("<p>{}</p>{}").format(check.get("message", ""), details))
 
 
-def write_index(out: Path, results: list[dict], meta: dict) -> None:
+def write_index(out: Path, results: list[dict], meta: dict, similar=None) -> None:
+    """The dashboard; `similar` is grader.similarity's Outcome for the "Similar submissions" section."""
     rows = sorted(results, key=lambda r: r.get("student", ""))
     check_ids: list[str] = []
     for r in rows:
@@ -174,4 +175,4 @@ def write_index(out: Path, results: list[dict], meta: dict) -> None:
     write_atomic(out / "index.html", _render(
         "index.html.j2", (DASHBOARD_JS,), dashboard_js=Markup(DASHBOARD_JS), results=rows, check_ids=check_ids,
         meta=meta, failures=failure_counts(rows), max_total=max_total,
-        histogram=histogram([r.get("total", 0) for r in graded], max_total)))
+        histogram=histogram([r.get("total", 0) for r in graded], max_total), similar=similar))
