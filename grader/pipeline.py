@@ -40,6 +40,9 @@ from .write import write_atomic
 
 SCHEMA = 2
 GRADER = Path(__file__).resolve().parent
+# the class's similarity runs on the verdicts once a batch has them: a
+# change there re-judges nobody
+AFTER_VERDICTS = ("similarity.py", "fingerprint.py")
 EXECUTION_CODE = ("execute.py", "sandbox.py", "sandbox_launch.py", "notebook.py", "kernel_site/sitecustomize.py",
                   "kernel_site/nngrader_code.py")
 
@@ -80,7 +83,7 @@ def stage_keys(submission_sha: str, job: Job, a, ds) -> dict[str, str]:
     """What each stage's output depends on. A result graded under a weaker isolation is redone."""
     execution = _digest([submission_sha, __version__, job.seed, job.box.mode, ds.fingerprint, a.spec, a.limits(),
                          a.kernel_probe, _code_digest(EXECUTION_CODE)])
-    rest = tuple(sorted(p.name for p in GRADER.glob("*.py") if p.name not in EXECUTION_CODE))
+    rest = tuple(sorted(p.name for p in GRADER.glob("*.py") if p.name not in EXECUTION_CODE + AFTER_VERDICTS))
     checks = _digest([execution, a.code_fingerprint(), rubric_mod.judging_part(a.rubric), _code_digest(rest)])
     return {"execution": execution, "checks": checks}
 

@@ -53,7 +53,9 @@ def judging_part(rubric: dict) -> dict:
     """The rubric without what only sets points: what the verdicts depend on."""
     checks = {cid: {k: v for k, v in table.items() if k not in SCORING_KEYS}
               for cid, table in rubric.get("checks", {}).items()}
-    return {**{k: v for k, v in rubric.items() if k not in ("checks", "late")}, "checks": checks}
+    # late policy, exports and the similarity settings act after the verdicts, never on them
+    return {**{k: v for k, v in rubric.items() if k not in ("checks", "late", "export", "similarity")},
+            "checks": checks}
 
 
 @dataclass(frozen=True)
