@@ -208,3 +208,19 @@ def test_a_canvas_batch_without_a_column_id_warns_once_and_the_roster_gives_it(t
     assert "WARNING" not in printed.err and "fills the gradebook's column" in printed.out
     header = next(csv.reader(io.StringIO((tmp_path / "b" / "canvas.csv").read_text())))
     assert header[-1].endswith("(5566)")
+
+
+def test_flags_of_what_ran_reach_the_ta_not_the_student(tmp_path):
+    r = result("ann", {"name": "Ann"}, 90.0, {"forward": ("pass", 20)})
+    r["hyperparams"] = {"values": {"hidden_dim": 50}, "note": "from the kernel",
+                        "flags": ["hidden_dim is 50, but the trained model's W1 has 4000 columns"]}
+    r["provenance"] = {"flags": ["FullyConnectedNet.forward was replaced at run time"], "note": "see README"}
+    (tmp_path / "ann").mkdir()
+    report.write_student(tmp_path / "ann", r, feedback=True)
+    ta, student = (tmp_path / "ann" / "report.html").read_text(), (tmp_path / "ann" / "feedback.html").read_text()
+    for flag in ("W1 has 4000 columns", "replaced at run time"):
+        assert flag in ta and flag not in student
+    report.write_index(tmp_path, [r], {"assignment": "cifar10_fcnet", "title": "t", "dataset": "d", "version": "0",
+                                       "isolation": "bwrap", "generated": "now", "skipped": [], "unmatched": [],
+                                       "missing": [], "override_problems": []})
+    assert "2 flag(s)" in (tmp_path / "index.html").read_text()
