@@ -163,6 +163,8 @@ def shown(value) -> str:
 def plain_number(value) -> tuple[float | None, str]:
     """A setting as a finite float, or why it is not one. Only exact builtin ints and floats count
     (not bool, not str); ints beyond float's range are refused before anything converts them."""
+    if type(value) is str and value.startswith("not a plain number"):   # what the kernel's capture said
+        return None, value[:300]
     if type(value) not in (int, float):
         return None, f"{shown(value)} is not a number"
     if type(value) is int and value.bit_length() > 1000:

@@ -170,13 +170,28 @@ def _parse(source: str) -> tuple[str, ast.Module]:
     does not parse goes through IPython's transformations."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # SyntaxWarnings of student code are not the grader's output
+        cleaned = _cleaned(source)
         try:
-            return source, ast.parse(source)
+            return cleaned, ast.parse(cleaned)
         except SyntaxError:
             python = cell_python(source)
-            if python == source:
+            if python == cleaned:
                 raise
             return python, ast.parse(python)
+
+
+def _cleaned(source: str) -> str:
+    """What IPython does to every cell before running it, in one linear pass each: leading blank
+    lines, a common indent and prompts removed, whitespace-only lines emptied (a docstring's text,
+    hence its bytecode, changes with it: the code graded must be the code that ran)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+    try:
+        lines = (source if source.endswith("\n") else source + "\n").splitlines(keepends=True)
+        for transform in TransformerManager().cleanup_transforms:
+            lines = transform(lines)
+        return "".join(lines)
+    except Exception:  # noqa: BLE001 - leave it to ast.parse to report
+        return source
 
 
 class _Lines:

@@ -126,9 +126,9 @@ def given_code(a) -> Given:
         statements, _ = extract.parse_cells(nb)
         sources += [st.source for st in statements]
         if a.settings_call:
-            hyperparams = extract.call_arguments(nb, a.settings_call, a.hyperparameter_names)[0]
+            hyperparams = extract.call_arguments(nb, a.settings_call, a.hyperparameter_names).values
         elif a.hyperparameter_names:
-            hyperparams = extract.literal_assignments(nb, a.hyperparameter_names, len(nb.cells))
+            hyperparams = extract.literal_assignments(nb, a.hyperparameter_names, len(nb.cells)).values
     for path in (a.reference_path, a.reference_path.with_suffix(".ipynb")):
         if path.suffix == ".py" and path.is_file():
             sources.append(path.read_text())
