@@ -212,9 +212,15 @@ def finish(result: dict, a, job: Job, overrides: list[dict]) -> dict:
 
 
 def _peak_rss_mb() -> int:
-    """Peak resident memory so far of this worker process (the kernel reports its own)."""
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    """Peak resident memory so far of this worker process (the kernel reports its own): VmHWM of
+    its own address space where Linux has it, since ru_maxrss carries the peak of the process it
+    was forked from across exec (a worker of a large grader would report the grader's)."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) // 1024
+    except (OSError, StopIteration, ValueError):
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def _json_default(value):
