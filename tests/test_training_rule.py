@@ -88,8 +88,7 @@ def _remember(accuracies: list[float], envs: list[dict]) -> None:
     a = assignment.load("cifar10_fcnet")
     ds = datasets.for_assignment(a.dataset_kind, None)
     for seed, (accuracy, env) in enumerate(zip(accuracies, envs)):
-        key = {"assignment": "cifar10_fcnet", "hp": HP, "seed": seed, "dataset": ds.fingerprint,
-               "reference": a.reference().__fingerprint__}
+        key = a.adapter().memo_key(HP, seed, ds.fingerprint, a.reference().__fingerprint__)
         memo.memo(Path(os.environ["NNGRADER_CACHE"]) / "memo", key,
                   lambda: {"accuracy": accuracy, "diverged_at": None, "losses": [2.3, 2.0], "environment": env,
                            "seconds": 1.0})

@@ -529,6 +529,13 @@ def _validate(ctx) -> tuple[dict | None, str | None]:
     return hp, None
 
 
+def memo_key(hp: dict, seed: int, dataset: str, reference: str) -> dict:
+    """What one training run of the reference depends on. "with": runs memoized before each run
+    recorded its arithmetic are trained again, once."""
+    return {"assignment": "cifar10_fcnet", "hp": hp, "seed": seed, "dataset": dataset, "reference": reference,
+            "with": "arithmetic"}
+
+
 def train_macs(hp: dict) -> float:
     """Multiply-adds of the notebook's training loop: forward plus backward, per iteration."""
     return float(hp["num_iters"]) * float(hp["batch_size"]) * float(hp["hidden_dim"]) * (2 * D + 3 * C)
@@ -594,9 +601,7 @@ def compare_hyperparams(ctx, inputs, outcome) -> Verdict:
     runs: list[dict] = []
 
     def run(seed: int) -> float:
-        # "with": runs memoized before each run recorded its arithmetic are trained again, once
-        key = {"assignment": "cifar10_fcnet", "hp": hp, "seed": seed, "dataset": ctx.dataset.fingerprint,
-               "reference": getattr(ctx.reference, "__fingerprint__", ""), "with": "arithmetic"}
+        key = memo_key(hp, seed, ctx.dataset.fingerprint, getattr(ctx.reference, "__fingerprint__", ""))
         runs.append(ctx.memo(key, lambda: _train(ctx, hp, seed)))   # a memoized run is not trained again
         return runs[-1]["accuracy"]
 
