@@ -107,6 +107,14 @@ class Assignment:
         module.__fingerprint__ = _sha256(self.reference_path)
         return module
 
+    def definition(self) -> ModuleType:
+        """What the assignment's text defines (definition.py: formulas, gradients by centered
+        differences): what a student's self-check compares with instead of the reference."""
+        path = self.folder / "definition.py"
+        if not path.is_file():
+            raise ValueError(f"{self.id} has no definition.py, so no check of it can be public")
+        return _load_module(f"nngrader_definition_{self.id}", path)
+
     def code_fingerprint(self) -> str:
         """The code that judges: the reference and the assignment's Python files."""
         h = hashlib.sha256()

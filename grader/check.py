@@ -45,3 +45,5 @@ class Context:
     seed: int
     memo: Callable[[dict, Callable[[], dict]], dict]  # disk cache shared by all students
     kernel: dict | None = None  # what the assignment's kernel probe found after the marked cell
+    expected_error: float = 0.0  # error of what `reference` gives, of its terms' magnitude: 0 for the
+                                 # reference; a self-check's definition (centered differences) has some

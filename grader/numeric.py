@@ -128,6 +128,14 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, indices: Iterable[
     return grads
 
 
+def full_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """Centered differences of f() with respect to every entry of x (a self-check's definitions)."""
+    grad = np.zeros(x.shape)
+    for ix, value in numerical_gradient(f, x, list(np.ndindex(x.shape)), h).items():
+        grad[ix] = value
+    return grad
+
+
 def sample_indices(shape: tuple[int, ...], limit: int, rng: np.random.Generator) -> list[tuple[int, ...]]:
     """Every entry of a small array, or `limit` distinct random entries of a large one."""
     size = int(np.prod(shape))

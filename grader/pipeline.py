@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
+from types import ModuleType
 from typing import Callable
 
 import nbformat
@@ -256,14 +257,18 @@ def _hyperparams(nb, a, ran: dict | None, marked: int | None) -> Hyperparams:
                        + "".join(f"; {n}" for n in found.notes), marked)
 
 
-def run_checks(a, ds, job: Job, loaded, extraction, hp, timing, kernel: dict | None = None) -> dict[str, Verdict]:
-    adapter, reference = a.adapter(), a.reference()
+def run_checks(a, ds, job: Job, loaded, extraction, hp, timing, kernel: dict | None = None,
+               oracle: tuple[ModuleType, float] | None = None) -> dict[str, Verdict]:
+    """Every check of `a` on one submission. `oracle` is what the checks compare with, and its own
+    error: the reference (exact) when grading, the assignment's definition for a self-check."""
+    adapter = a.adapter()
+    reference, expected_error = oracle or (a.reference(), 0.0)
     limits = a.limits()
     verdicts: dict[str, Verdict] = {}
     contexts, inputs, calls = {}, {}, []
     for check in a.checks:
         ctx = Context(check.id, a.check_rubric(check.id), reference, ds, hp, job.seed,
-                      lambda key, fn: memo.memo(job.cache / "memo", key, fn), kernel)
+                      lambda key, fn: memo.memo(job.cache / "memo", key, fn), kernel, expected_error)
         contexts[check.id] = ctx
         if loaded.notebook is None:
             verdicts[check.id] = Verdict(FAIL, f"not graded: {loaded.problem}")

@@ -113,7 +113,7 @@ def compare_forward(ctx, inputs, outcome) -> Verdict:
                                  "(batch_size, num_classes)")
         scale = _forward_scale(ctx, case)
         unshifted, shift = _unshifted(got, expected)
-        c = compare(unshifted, expected, precision, scale, units)
+        c = compare(unshifted, expected, precision, scale, units, ctx.expected_error * scale)
         if not c.ok:
             return Verdict(FAIL, _forward_diagnosis(case, got, expected, scale, precision, units, c),
                            details={"case": k, "max_rel_error": c.error, "where": c.where,
@@ -229,7 +229,7 @@ def compare_backward(ctx, inputs, outcome) -> Verdict:
             got, expected = o[name], analytic[name]
             precision = precision_of(got, o.get("precision"))
             judge = _GradJudge(name, case, expected, scales[name], precision, units,
-                               _kink_allowance(case, precision, units)[name])
+                               _kink_allowance(case, precision, units)[name] + ctx.expected_error * scales[name])
             status, message, c = judge.verdict(got.astype(np.float64))
             num_err = judge.numeric_error(got, numeric[name], numeric_rtol)
             figures.setdefault(name, {"rel_error_vs_reference": 0.0, "rel_error_vs_numerical": 0.0})
@@ -271,7 +271,7 @@ class _GradJudge:
     scale: np.ndarray          # magnitude of the terms behind each entry
     precision: np.dtype
     units: float
-    kink: np.ndarray           # what may go either way at the ReLU's kink
+    kink: np.ndarray           # what may go either way at the ReLU's kink, and the error of `expected`
 
     def compare(self, got, alt=None, scale=None) -> Comparison:
         return compare(got, self.expected if alt is None else alt, self.precision,

@@ -118,7 +118,8 @@ def compare_dense_forward(ctx, inputs, outcome) -> Verdict:
         if not np.array_equal(o["inputs_after"], case["inputs"]):
             return Verdict(FAIL, "forward changed its inputs in place; compute the output on a new array")
         precision, got = precision_of(o["output"]), o["output"].astype(np.float64)
-        c = compare(got, ref.output, precision, _dense_scales(ctx, case)["output"], units)
+        scale = _dense_scales(ctx, case)["output"]
+        c = compare(got, ref.output, precision, scale, units, ctx.expected_error * scale)
         if not c.ok:
             arrays = (case["inputs"], case["weights"], case["biases"])
             for f, why in _DENSE_FORWARD_MISTAKES:
@@ -154,7 +155,8 @@ def compare_dense_backward(ctx, inputs, outcome) -> Verdict:
             got = got.astype(np.float64)
             if name == "dbiases" and got.shape == expected.shape[1:]:
                 got = got.reshape(expected.shape)   # (n,) instead of (1, n): the same update
-            c = compare(got, expected, precision, scale, units)
+            allowance = ctx.expected_error * scale   # the error of `expected` itself (0 for the reference)
+            c = compare(got, expected, precision, scale, units, allowance)
             if not c.ok:
                 problems[name] = _dense_diagnosis(name, got, expected, case, precision, units, c)
                 continue
@@ -163,7 +165,8 @@ def compare_dense_backward(ctx, inputs, outcome) -> Verdict:
             if not compare(got.reshape(-1)[at], np.array(list(numeric[name].values())), precision, sampled, units,
                            numeric_rtol * sampled).ok:
                 problems[name] = f"{name} disagrees with the numerical gradient"
-            elif not compare(o[f"{name}.again"].reshape(expected.shape), expected, precision, scale, units).ok:
+            elif not compare(o[f"{name}.again"].reshape(expected.shape), expected, precision, scale, units,
+                             allowance).ok:
                 problems[name] = (f"{name} changes when backward is called twice with the same input: it "
                                   "accumulates (+=); assign it with = instead")
             else:
@@ -313,7 +316,7 @@ def compare_softmax_ce_backward(ctx, inputs, outcome) -> Verdict:
         got = o["dinputs"]
         if grad_problem:
             continue
-        c = compare(got, ref.dinputs, precision, scale, units)
+        c = compare(got, ref.dinputs, precision, scale, units, ctx.expected_error * scale)
         if not c.ok:
             n = len(x)
             probs = ref.output
