@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__, assignment, datasets, export, gradescope, notebook, overrides, prairielearn, report, roster, sandbox
+from . import selfcheck
 from . import similarity
 from .discover import discover, folder_name
 from .pipeline import Job, cores, default_jobs, grade_batch
@@ -195,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                         "notebooks whose code did not change")
     gradescope.add_parser(sub)
     prairielearn.add_parser(sub)
+    selfcheck.add_parser(sub)
     args = ap.parse_args(argv)
     if hasattr(args, "run"):   # a platform's command
         return args.run(args)

@@ -46,7 +46,8 @@ def score(check_id: str, title: str, verdict: Verdict, table: dict) -> CheckResu
 
 
 # keys of a check's table that change points or who sees it, not verdicts: a change of these only re-scores
-SCORING_KEYS = ("points", "partial_credit", "warning_deduction", "visibility")
+# (`public`: whether students' self-check runs it, grader/selfcheck.py)
+SCORING_KEYS = ("points", "partial_credit", "warning_deduction", "visibility", "public")
 
 
 def judging_part(rubric: dict) -> dict:
