@@ -4,6 +4,7 @@
 # make bench       grade N generated submissions and compare with plain nbclient
 # make screenshots the README's pictures (docs/*.png), from the Canvas example, in headless Chromium
 # make gradescope ASSIGNMENT=id [DATA=dir|npz] [ZIP=autograder.zip]   the Gradescope autograder (README)
+# make student-kit ASSIGNMENT=id   the zip students install to run `nngrader check` on their notebook (README)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -14,7 +15,7 @@ N ?= 20
 SANDBOX ?= auto
 ZIP ?= autograder.zip
 
-.PHONY: grade test bench screenshots gradescope setup clean
+.PHONY: grade test bench screenshots gradescope student-kit setup clean
 
 setup: $(VENV)/.installed
 
@@ -42,6 +43,10 @@ screenshots: setup
 gradescope: setup
 	@test -n "$(ASSIGNMENT)" || { echo "usage: make gradescope ASSIGNMENT=id [DATA=cifar-10-batches-py folder or .npz] [ZIP=autograder.zip]"; exit 2; }
 	$(BIN)/python -m grader gradescope build --assignment $(ASSIGNMENT) $(if $(DATA),--data "$(DATA)") --out "$(ZIP)"
+
+student-kit: setup
+	@test -n "$(ASSIGNMENT)" || { echo "usage: make student-kit ASSIGNMENT=id"; exit 2; }
+	$(BIN)/python -m grader student-kit --assignment $(ASSIGNMENT)
 
 clean:
 	rm -rf $(VENV) grades bench-out

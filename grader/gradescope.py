@@ -21,7 +21,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from . import assignment as assignments, autograder, report
+from . import assignment as assignments, autograder, packing, report
 
 REPO = assignments.REPO
 TEMPLATES = REPO / "platforms" / "gradescope"
@@ -36,8 +36,8 @@ def build_zip(assignment_id: str, data: str | None, out: Path) -> list[str]:
         autograder.visibility(a, check.id)   # a wrong value stops the build, not a student's run
     entries: dict[str, Path] = {}
     for top in PACKED:
-        entries.update(_tree(REPO / top))
-    entries.update(_tree(a.folder))
+        entries.update(packing.tree(REPO / top))
+    entries.update(packing.tree(a.folder))
     for path in (a.rubric_path, a.reference_path, REPO / "pyproject.toml"):
         entries[str(path.relative_to(REPO))] = path
     data_entry = None
@@ -50,7 +50,7 @@ def build_zip(assignment_id: str, data: str | None, out: Path) -> list[str]:
         if data is not None:
             source = Path(data)
             data_entry = f"data/{source.name}"
-            entries.update({f"data/{k}": v for k, v in _tree(source).items()} if source.is_dir()
+            entries.update({f"data/{k}": v for k, v in packing.tree(source).items()} if source.is_dir()
                            else {data_entry: source})
     config = {"assignment": a.id, "data": data_entry}
     requirements = "\n".join(_requirements()) + "\n"
@@ -68,14 +68,6 @@ def build_zip(assignment_id: str, data: str | None, out: Path) -> list[str]:
         names = z.namelist()
     os.replace(tmp, out)
     return names
-
-
-def _tree(top: Path) -> dict[str, Path]:
-    """Files under `top`, by their name in the zip (relative to the repository, or to the data
-    folder's parent for a data set)."""
-    base = REPO if REPO in top.parents or top == REPO else top.parent
-    return {str(p.relative_to(base)): p for p in sorted(top.rglob("*"))
-            if p.is_file() and not any(part == "__pycache__" for part in p.parts) and p.suffix != ".pyc"}
 
 
 def _requirements() -> list[str]:

@@ -133,7 +133,8 @@ def test_rlimits_mode_keeps_the_limits_and_a_private_home(tmp_path):
     code = ("import json, os, resource\nprint(json.dumps([resource.getrlimit(resource.RLIMIT_AS)[0] >> 20, "
             "os.environ['HOME'], os.getcwd(), sorted(k for k in os.environ if 'NNGRADER' in k)]))")
     memory, home, cwd, leaked = report(run_in(box, code, tmp_path, limits=sandbox.Limits(700, 30)))
-    assert memory == 700 and home.startswith(str(tmp_path)) and cwd.endswith("work") and leaked == []
+    # none of the grader's variables: only the marker set on purpose, so a notebook's self-check cell skips itself
+    assert memory == 700 and home.startswith(str(tmp_path)) and cwd.endswith("work") and leaked == ["NNGRADER_GRADING"]
 
 
 def test_auto_falls_back_with_one_warning_and_bwrap_refuses(monkeypatch):
