@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from .check import Check
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -102,10 +104,28 @@ class Assignment:
     def adapter(self) -> ModuleType:
         return _load_module(f"nngrader_checks_{self.id}", self.folder / "checks.py")
 
+    def implementations(self) -> dict[str, Check]:
+        """checks.py's `CHECKS`, held to assignment.toml: every check listed there is implemented,
+        and one with a probe says what the probe runs on."""
+        table = getattr(self.adapter(), "CHECKS", None)
+        if not isinstance(table, dict):
+            raise ValueError(f"{self.id}: checks.py has no CHECKS table (check id -> grader.check.Check)")
+        for spec in self.checks:
+            check = table.get(spec.id)
+            if not isinstance(check, Check):
+                raise ValueError(f"{self.id}: checks.py's CHECKS has no Check for {spec.id!r}")
+            if spec.probe and check.inputs is None:
+                raise ValueError(f"{self.id}: check {spec.id!r} runs the probe {spec.probe!r} but has no inputs")
+        return table
+
     def reference(self) -> ModuleType:
         module = _load_module(f"nngrader_reference_{self.id}", self.reference_path)
         module.__fingerprint__ = _sha256(self.reference_path)
         return module
+
+    def public_checks(self) -> list[CheckSpec]:
+        """The checks the rubric marks `public = true`: students' self-check runs them (selfcheck.py)."""
+        return [c for c in self.checks if self.check_rubric(c.id).get("public", False)]
 
     def definition(self) -> ModuleType:
         """What the assignment's text defines (definition.py: formulas, gradients by centered

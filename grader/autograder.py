@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import assignment as assignments, datasets, execute, pipeline, report, sandbox
+from . import assignment as assignments, datasets, execute, executors, pipeline, report, sandbox
 from .discover import Submission
 from .write import write_atomic
 
@@ -126,7 +126,7 @@ def grade(root: Path, upload: str, results: str, assignment_id: str, data: str |
     print(f"grading {found.notebook} as {a.id}, sandbox {box.mode}", flush=True)
     out = Path(tempfile.mkdtemp(prefix="nngrader-out-"))   # 0700: the uid never sees the result
     try:
-        job = pipeline.Job(a.id, None, data, out, datasets.cache_root(), pipeline.cores(), box)
+        job = pipeline.Job(a.id, None, data, out, datasets.cache_root(), executors.cores(), box)
         result = pipeline.grade_one(Submission("submission", found.notebook, upload_dir), job)
     finally:
         sandbox.end_leftovers()

@@ -47,3 +47,14 @@ class Context:
     kernel: dict | None = None  # what the assignment's kernel probe found after the marked cell
     expected_error: float = 0.0  # error of what `reference` gives, of its terms' magnitude: 0 for the
                                  # reference; a self-check's definition (centered differences) has some
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check as an assignment's checks.py implements it, in its `CHECKS` table: `judge(ctx,
+    inputs, outcome)` gives the verdict, on the grader's side; a check with a probe
+    (assignment.toml) also has `inputs(ctx)`, what the probe runs on in the sandbox (None:
+    nothing to run). A check judging another's probe run gets that one's inputs and outcome.
+    Points are the rubric's, never the code's."""
+    judge: Callable[[Context, Any, Any], Verdict]
+    inputs: Callable[[Context], dict | None] | None = None

@@ -18,7 +18,9 @@ from . import __version__, assignment, datasets, export, gradescope, notebook, o
 from . import selfcheck
 from . import similarity
 from .discover import discover, folder_name
-from .pipeline import Job, cores, default_jobs, grade_batch
+from .batch import grade_batch
+from .executors import cores, default_jobs
+from .pipeline import Job
 from .write import write_atomic
 
 SHORT = {"pass": "ok", "pass_with_warning": "warn", "fail": "FAIL", "error": "ERROR"}

@@ -19,6 +19,7 @@ from typing import Callable
 
 from . import assignment as assignments, datasets, pipeline, sandbox
 from .discover import Submission, folder_name
+from .results import error_result, student_dir
 from .write import write_atomic
 
 STAGE_FILES = ("executed.ipynb", "execution.json")
@@ -64,45 +65,51 @@ def grade_remote(payload: dict) -> dict:
         sub = Submission(payload["student"], path, folder, payload["note"], payload["info"], payload["late"],
                          payload["submitted_at"])
         result = pipeline.grade_one(sub, job, payload["overrides"])
-        folder = pipeline.student_dir(job.out, sub.student)
+        folder = student_dir(job.out, sub.student)
         files = {name: (folder / name).read_bytes() for name in STAGE_FILES if (folder / name).is_file()}
         return {"result": result, "files": files}
 
 
-def grade_on_cluster(address: str, subs: list[Submission], job: pipeline.Job, record: Callable[[dict], None],
-                     overrides: dict[str, list[dict]]) -> None:
-    """Grade `subs` on the cluster whose scheduler is at `address`, writing each result here as it comes."""
-    from distributed import Client, as_completed
+class DaskCluster:
+    """The executor of a Dask distributed cluster whose scheduler is at `address`."""
 
-    a = assignments.load(job.assignment_id, job.rubric_path)
-    ds = datasets.for_assignment(a.dataset_kind, job.data_spec)
-    with Client(address, timeout="30s") as client:
-        futures = {}
-        for sub in subs:
-            keys = pipeline.stage_keys(sub.sha256(), job, a, ds)
-            future = client.submit(grade_remote, _payload(sub, job, keys, overrides.get(sub.student, [])),
-                                   key=f"nngrader-{sub.student}-{keys['checks'][:12]}", pure=False, retries=1)
-            futures[future] = (sub, keys)
-        for future in as_completed(futures):
-            sub, keys = futures[future]
-            try:
-                record(_keep(future.result(), sub, keys, job, a, overrides.get(sub.student, [])))
-            except Exception:  # noqa: BLE001 - lost on every try, or failed on the worker: reported, batch goes on
-                record(pipeline._error_result(sub, job, traceback.format_exc(),
-                                              "the cluster could not grade this submission"))
+    def __init__(self, address: str):
+        self.address = address
+
+    def grade(self, subs: list[Submission], job: pipeline.Job, record: Callable[[dict], None],
+              overrides: dict[str, list[dict]]) -> None:
+        """Grade `subs` on the cluster, writing each result here as it comes."""
+        from distributed import Client, as_completed
+
+        a = assignments.load(job.assignment_id, job.rubric_path)
+        ds = datasets.for_assignment(a.dataset_kind, job.data_spec)
+        with Client(self.address, timeout="30s") as client:
+            futures = {}
+            for sub in subs:
+                keys = pipeline.stage_keys(sub.sha256(), job, a, ds)
+                future = client.submit(grade_remote, _payload(sub, job, keys, overrides.get(sub.student, [])),
+                                       key=f"nngrader-{sub.student}-{keys['checks'][:12]}", pure=False, retries=1)
+                futures[future] = (sub, keys)
+            for future in as_completed(futures):
+                sub, keys = futures[future]
+                try:
+                    record(_keep(future.result(), sub, keys, job, a, overrides.get(sub.student, [])))
+                except Exception:  # noqa: BLE001 - lost on every try, or failed on the worker: reported, batch goes on
+                    record(error_result(sub, job.out, traceback.format_exc(),
+                                        "the cluster could not grade this submission"))
 
 
 def _keep(done: dict, sub: Submission, keys: dict, job: pipeline.Job, a, overrides: list[dict]) -> dict:
     """Write a worker's output here, or report why it cannot be used."""
     result = done["result"]
     if result.get("grader_error"):
-        return pipeline._error_result(sub, job, result["grader_error"], result["execution"]["message"])
+        return error_result(sub, job.out, result["grader_error"], result["execution"]["message"])
     if result.get("keys") != keys:
-        return pipeline._error_result(
-            sub, job, f"the worker's keys {result.get('keys')} differ from this machine's {keys}",
+        return error_result(
+            sub, job.out, f"the worker's keys {result.get('keys')} differ from this machine's {keys}",
             "a worker graded this with another grader version, data set or isolation: install the same "
             "version everywhere, with the same data cache and bubblewrap")
-    folder = pipeline.student_dir(job.out, sub.student)
+    folder = student_dir(job.out, sub.student)
     for name, data in done["files"].items():
         write_atomic(folder / name, data)
     result["graded_on"] = "cluster"

@@ -30,9 +30,8 @@ def tree(top: Path) -> dict[str, Path]:
 def build_kit(assignment_id: str, out: Path) -> list[str]:
     """Write the self-check kit of one assignment; return the names it holds. Refused when the
     rubric makes no check public, or when a public check has no definition to compare with."""
-    from .selfcheck import public_checks
     a = assignments.load(assignment_id)
-    if not public_checks(a):
+    if not a.public_checks():
         raise ValueError(f"no check of {a.id} is public: set `public = true` in {a.rubric_path.name} first")
     a.definition()   # raises without one
     folder = f"nngrader-check-{a.id}"

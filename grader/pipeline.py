@@ -1,4 +1,4 @@
-"""Grade one submission end to end, and a batch of them in parallel.
+"""Grade one submission end to end, as a straight line of stages (a batch: batch.py).
 
 discover -> execute -> extract -> probe -> compare -> score -> write. Each stage's output is
 kept with a key of everything it depends on, so a run redoes only what changed:
@@ -17,17 +17,12 @@ import copy
 import functools
 import hashlib
 import json
-import os
-import threading
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from multiprocessing import get_context
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
 
 import nbformat
 
@@ -36,10 +31,10 @@ from . import provenance, report
 from . import rubric as rubric_mod
 from . import sandbox
 from .check import ERROR, FAIL, Context, Hyperparams, Verdict
-from .discover import Submission, folder_name
+from .discover import Submission
+from .results import SCHEMA, read_json, result_path, student_dir
 from .write import write_atomic
 
-SCHEMA = 2
 GRADER = Path(__file__).resolve().parent
 # the class's similarity runs on the verdicts once a batch has them: a
 # change there re-judges nobody
@@ -62,15 +57,6 @@ class Job:
     feedback: bool = False   # also write the student-facing report, feedback.html
 
 
-def student_dir(out: Path, student: str) -> Path:
-    """A student's folder under OUT (see discover.folder_name: safe and distinct for any id)."""
-    return out / folder_name(student)
-
-
-def result_path(out: Path, student: str) -> Path:
-    return student_dir(out, student) / "result.json"
-
-
 def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
@@ -87,15 +73,6 @@ def stage_keys(submission_sha: str, job: Job, a, ds) -> dict[str, str]:
     rest = tuple(sorted(p.name for p in GRADER.glob("*.py") if p.name not in EXECUTION_CODE + AFTER_VERDICTS))
     checks = _digest([execution, a.code_fingerprint(), rubric_mod.judging_part(a.rubric), _code_digest(rest)])
     return {"execution": execution, "checks": checks}
-
-
-def read_json(path: Path) -> dict | None:
-    """A result or stage file, or None when it is missing or not complete JSON."""
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def sandbox_limits(limits: dict, memory_key: str, cpu_seconds: float) -> sandbox.Limits:
@@ -261,7 +238,7 @@ def run_checks(a, ds, job: Job, loaded, extraction, hp, timing, kernel: dict | N
                oracle: tuple[ModuleType, float] | None = None) -> dict[str, Verdict]:
     """Every check of `a` on one submission. `oracle` is what the checks compare with, and its own
     error: the reference (exact) when grading, the assignment's definition for a self-check."""
-    adapter = a.adapter()
+    implementations = a.implementations()
     reference, expected_error = oracle or (a.reference(), 0.0)
     limits = a.limits()
     verdicts: dict[str, Verdict] = {}
@@ -282,7 +259,7 @@ def run_checks(a, ds, job: Job, loaded, extraction, hp, timing, kernel: dict | N
             continue
         if check.probe:
             try:
-                inputs[check.id] = getattr(adapter, f"inputs_{check.id}")(ctx)
+                inputs[check.id] = implementations[check.id].inputs(ctx)
             except Exception:  # noqa: BLE001 - a grader bug: flag it for the TA, go on
                 verdicts[check.id] = Verdict(ERROR, "grader error while preparing the inputs",
                                              details={"traceback": traceback.format_exc()})
@@ -324,7 +301,7 @@ def run_checks(a, ds, job: Job, loaded, extraction, hp, timing, kernel: dict | N
             continue
         t0 = time.monotonic()
         try:
-            verdicts[check.id] = getattr(adapter, f"compare_{check.id}")(
+            verdicts[check.id] = implementations[check.id].judge(
                 contexts[check.id], inputs.get(source), outcomes.get(source))
         except Exception:  # noqa: BLE001
             verdicts[check.id] = Verdict(ERROR, "grader error while judging this check: a TA will look at it",
@@ -346,145 +323,3 @@ def _load_failure(extraction, names: set[str], load_errors: dict) -> Verdict | N
                    details={"traceback": load_errors[failed[0]].traceback, "failed_statements": said})
 
 
-def _worker_init(threads: int) -> None:
-    """A grading worker: BLAS threads as the batch says, and gone when the grader is, even when
-    stuck in C code holding the interpreter lock (a prctl death signal; it follows the thread that
-    started the worker, here the batch's, which outlives the pool)."""
-    import multiprocessing
-
-    from threadpoolctl import threadpool_limits
-
-    from .bounded import die_with_parent
-    threadpool_limits(threads)
-    known = multiprocessing.parent_process()   # the grader's pid, even if it is already gone
-    parent = known.pid if known is not None and known.pid else os.getppid()
-    if die_with_parent(parent):
-        return
-
-    def leave_with_parent() -> None:  # elsewhere: the grader was killed: stop, and the sandboxes go with us
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(1)
-
-    threading.Thread(target=leave_with_parent, daemon=True).start()
-
-
-def _safe_grade(sub: Submission, job: Job, overrides: list[dict]) -> dict:
-    """A grader failure on one submission becomes an error result, never the end of the batch."""
-    try:
-        return grade_one(sub, job, overrides)
-    except Exception:  # noqa: BLE001
-        return _error_result(sub, job, traceback.format_exc(), "the grader failed")
-
-
-def _error_result(sub: Submission, job: Job, error: str, message: str) -> dict:
-    result = {"schema": SCHEMA, "student": sub.student, "student_info": sub.info, "submission": sub.path.name,
-              "total": 0, "max_total": None, "keys": None, "grader_error": error, "checks": [],
-              "execution": {"status": "grader_error", "message": message}}
-    write_atomic(result_path(job.out, sub.student), json.dumps(result, indent=1))
-    return result
-
-
-def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool | set[str],
-                progress: Callable[[int, int, dict, bool], None],
-                overrides: dict[str, list[dict]] | None = None, recheck: bool = False,
-                scheduler: str | None = None) -> list[dict]:
-    """Grade what is not graded yet, in worker processes; re-score the rest here (points, late
-    policy, overrides), rewriting only what changed. `force` regrades everything, or the given
-    students, from scratch; `recheck` judges everyone again, executing only what changed. A
-    worker that dies costs only the submission it was grading, which is tried once more alone
-    before it is reported. With a `scheduler`, a Dask cluster grades them (grader/cluster.py)."""
-    a = assignments.load(job.assignment_id, job.rubric_path)
-    ds = datasets.for_assignment(a.dataset_kind, job.data_spec)
-    overrides = overrides or {}
-    results, todo = [], []
-
-    def record(result: dict, cached: bool = False) -> None:
-        results.append(result)
-        progress(len(results), len(subs), result, cached)
-
-    for sub in subs:
-        named = {sub.student, folder_name(sub.student)}   # `regrade --student` takes the id or its folder's name
-        forced = force is True or (isinstance(force, set) and not force.isdisjoint(named))
-        prior = None if forced or recheck else read_json(result_path(job.out, sub.student))
-        keys = stage_keys(sub.sha256(), job, a, ds)
-        if prior is not None and prior.get("keys") == keys and not prior.get("grader_error"):
-            record(_rescored(prior, sub, a, job, overrides.get(sub.student, [])), cached=True)
-        else:
-            if forced:
-                (student_dir(job.out, sub.student) / "execution.json").unlink(missing_ok=True)
-            todo.append(sub)
-    _remove_leftovers(job.out)
-    if scheduler:
-        from . import cluster
-        cluster.grade_on_cluster(scheduler, todo, job, record, overrides)
-        return results
-    for sub in _grade_in_pool(todo, job, jobs, record, overrides):
-        if _grade_in_pool([sub], job, 1, record, overrides):
-            record(_error_result(sub, job, "the grading worker died twice on this submission",
-                                 "the grading worker died while grading this submission (out of memory, or its "
-                                 "code killed the grader's process): grade it by hand"))
-    return results
-
-
-def _rescored(prior: dict, sub: Submission, a, job: Job, overrides: list[dict]) -> dict:
-    """A kept result under the current points, late policy, overrides and student details;
-    written again (with its reports) only when that changes it."""
-    result = rubric_mod.rescore({**copy.deepcopy(prior), "student_info": sub.info,
-                                 "late_input": {"marked": sub.late, "submitted_at": sub.submitted_at}}, a, overrides)
-    return prior if result == prior else finish(result, a, job, overrides)
-
-
-def _grade_in_pool(subs: list[Submission], job: Job, jobs: int, record: Callable[[dict], None],
-                   overrides: dict[str, list[dict]]) -> list[Submission]:
-    """Grade `subs` with `jobs` workers; return those whose worker died under them."""
-    broken: list[Submission] = []
-    if not subs:
-        return broken
-    with ProcessPoolExecutor(min(jobs, len(subs)), mp_context=get_context("spawn"), initializer=_worker_init,
-                             initargs=(job.threads,)) as pool:
-        futures = {pool.submit(_safe_grade, sub, job, overrides.get(sub.student, [])): sub for sub in subs}
-        for future in as_completed(futures):
-            try:
-                record(future.result())
-            except Exception:  # noqa: BLE001 - the pool broke (a worker died): these are tried again
-                broken.append(futures[future])
-    return broken
-
-
-def _remove_leftovers(out: Path, older_than_s: float = 60) -> None:
-    """Temporary files of a grader that was killed while writing: never read, removed here."""
-    cutoff = time.time() - older_than_s
-    for path in [*out.glob(".*.tmp"), *out.glob("*/.*.tmp")]:
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-        except OSError:
-            pass
-
-
-def cores() -> int:
-    return max(1, len(os.sched_getaffinity(0)))
-
-
-def available_memory_mb() -> int | None:
-    """MemAvailable of /proc/meminfo (Linux), or None."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) // 1024
-    except OSError:
-        pass
-    return None
-
-
-def default_jobs(limits: dict) -> tuple[int, str]:
-    """Submissions graded at once: one per core, as far as memory allows a kernel (at its
-    rubric limit) and a worker (about 1 GB with the reference's training data) for each."""
-    per_job = int(limits.get("kernel_memory_mb", 8192)) + 1024
-    available = available_memory_mb()
-    if available is None:
-        return cores(), f"{cores()} core(s)"
-    jobs = max(1, min(cores(), available // per_job))
-    why = f"{cores()} core(s), {available:,} MB available, {per_job:,} MB a job"
-    return jobs, why

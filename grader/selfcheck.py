@@ -31,11 +31,6 @@ class SelfCheck:
     problem: str = ""                                # why nothing could be checked
 
 
-def public_checks(a: assignments.Assignment) -> list[assignments.CheckSpec]:
-    """The checks the rubric marks `public = true` (they must not need the reference's outputs)."""
-    return [c for c in a.checks if a.check_rubric(c.id).get("public", False)]
-
-
 def check(path: Path, assignment_id: str | None = None, rubric_path: Path | None = None) -> SelfCheck:
     """The public checks of `path`'s assignment (told from its code when not given) on its code."""
     loaded = notebook.load_file(path, 100)
@@ -50,7 +45,7 @@ def check(path: Path, assignment_id: str | None = None, rubric_path: Path | None
     results: dict[str, rubric.CheckResult | None] = {c.id: None for c in a.checks}
     if loaded.notebook is None:
         return SelfCheck(a, results, loaded.problem)
-    public = public_checks(a)
+    public = a.public_checks()
     with tempfile.TemporaryDirectory(prefix="nngrader-check-") as tmp:
         job = pipeline.Job(a.id, rubric_path, None, Path(tmp), Path(tmp), threads=1,
                            box=sandbox.choose("auto")[0])

@@ -2,8 +2,9 @@
 
 For a check with a probe, `inputs_<id>(ctx)` chooses what the student's code is run on (in
 the sandbox, by probes.py) and `compare_<id>(ctx, inputs, outcome)` judges the raw outputs
-against the reference, here. `compare_hyperparams` has no probe: it trains the reference.
-Every message names what is wrong and the likely cause, in the student's terms.
+against the reference, here (the CHECKS table at the end pairs them for the grader).
+`compare_hyperparams` has no probe: it trains the reference. Every message names what is
+wrong and the likely cause, in the student's terms.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader import bounded, seeds
-from grader.check import FAIL, PASS, WARN, Verdict, by_case
+from grader.check import FAIL, PASS, WARN, Check, Verdict, by_case
 from grader.numeric import (FLOAT32, UNITS, Comparison, compare, eps, numerical_gradient, precision_note,
                            precision_of, sample_indices, summary)
 
@@ -688,3 +689,14 @@ def compare_end_to_end(ctx, inputs, outcome) -> Verdict:
     return Verdict(PASS if accuracy >= thr else FAIL,
                    f"the model your notebook trained with your hyperparameters reaches test accuracy {accuracy:.3f} "
                    f"(threshold {thr:.2f}, {ctx.dataset.name})", details={"accuracy": accuracy, "losses": losses})
+
+
+# ---------------------------------------------------------------- what grader/pipeline.py runs
+
+CHECKS = {   # check id (assignment.toml) -> how it is implemented
+    "forward": Check(compare_forward, inputs_forward),
+    "backward": Check(compare_backward, inputs_backward),
+    "sgd_step": Check(compare_sgd_step, inputs_sgd_step),
+    "hyperparams": Check(compare_hyperparams),
+    "end_to_end": Check(compare_end_to_end),
+}

@@ -2,7 +2,7 @@
 
 For a check with a probe, `inputs_<id>(ctx)` chooses what the student's code is run on (in
 the sandbox, by probes.py) and `compare_<id>(ctx, inputs, outcome)` judges the raw outputs
-against the reference, here. dense_backward judges the dense probe's run and test_accuracy
+against the reference, here (the CHECKS table at the end pairs them for the grader). dense_backward judges the dense probe's run and test_accuracy
 the training run (`outcome_of` in assignment.toml). Messages name what is wrong and the
 likely cause, in the student's terms.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader import bounded, seeds
-from grader.check import FAIL, PASS, WARN, Verdict, by_case
+from grader.check import FAIL, PASS, WARN, Check, Verdict, by_case
 from grader.numeric import (UNITS, Comparison, compare, magnitude, numerical_gradient, precision_note, precision_of,
                            sample_indices, summary)
 
@@ -650,3 +650,16 @@ def compare_training(ctx, inputs, outcome) -> Verdict:
 
 def compare_test_accuracy(ctx, inputs, outcome) -> Verdict:
     return _accuracy_verdict(ctx, inputs, outcome, "test", "accuracy on a fresh spiral test set")
+
+
+# ---------------------------------------------------------------- what grader/pipeline.py runs
+
+CHECKS = {   # check id (assignment.toml) -> how it is implemented
+    "dense_forward": Check(compare_dense_forward, inputs_dense_forward),
+    "dense_backward": Check(compare_dense_backward),
+    "relu_backward": Check(compare_relu_backward, inputs_relu_backward),
+    "softmax_ce_backward": Check(compare_softmax_ce_backward, inputs_softmax_ce_backward),
+    "optimizer": Check(compare_optimizer, inputs_optimizer),
+    "training": Check(compare_training, inputs_training),
+    "test_accuracy": Check(compare_test_accuracy),
+}
