@@ -17,6 +17,26 @@ class Verdict:
     details: dict = field(default_factory=dict)  # for the TA: per-case errors, tracebacks, figures
 
 
+def first_line(text) -> str:
+    return str(text).split("\n", 1)[0]
+
+
+def probe_failed(what: str, outcome) -> Verdict:
+    """The probe process itself failed (timeout, killed, import): the student's traceback kept."""
+    return Verdict(FAIL, f"{what}: {outcome.error}", details={"traceback": outcome.traceback})
+
+
+def raised(what: str, outs: dict[str, dict], key: str = "error") -> Verdict | None:
+    """A FAIL naming the first exception the student's code raised in any case (a probe reports it
+    under `key`), or None when none did."""
+    errors = {k: o[key].item() for k, o in outs.items() if key in o}
+    if not errors:
+        return None
+    first = next(iter(errors.values()))
+    return Verdict(FAIL, f"{what} raised {first_line(first)}",
+                   details={"traceback": first.split("\n", 1)[-1], "cases": list(errors)})
+
+
 def by_case(flat: dict) -> dict[str, dict]:
     """Probe inputs and outputs travel flat as "<case>.<name>" arrays; grouped by case here."""
     grouped: dict[str, dict] = {}

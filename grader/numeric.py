@@ -113,6 +113,27 @@ def summary(comparisons: Iterable[Comparison]) -> tuple[str, bool]:
     return precision_note(least), is_coarse(least.precision)
 
 
+def momentum_steps_scale(start: dict[str, np.ndarray], grads: list[dict[str, np.ndarray]], rates: list[float],
+                         momentum: float, after: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    """Magnitude of the terms behind each step's parameters of SGD with momentum (update =
+    momentum * update + rate * grad; theta -= update, in any equivalent form): every step rounds
+    the parameters and the update, and a rounding error of an update carries on into every later
+    one, decayed by the momentum. `after` holds the right parameters after each step."""
+    before = {n: np.abs(v) for n, v in start.items()}
+    total = dict(before)
+    update = {n: 0.0 for n in start}
+    carried = {n: 0.0 for n in start}
+    out = []
+    for t, step in enumerate(after):
+        for n in start:
+            update[n] = momentum * update[n] + rates[t] * np.abs(grads[t][n])
+            carried[n] = momentum * carried[n] + update[n]
+            total[n] = total[n] + before[n] + update[n] + carried[n]
+            before[n] = np.abs(step[n])
+        out.append(dict(total))
+    return out
+
+
 def numerical_gradient(f: Callable[[], float], x: np.ndarray, indices: Iterable[tuple[int, ...]],
                        h: float = 1e-5) -> dict[tuple[int, ...], float]:
     """Centered differences of f() with respect to the given entries of x (changed in place)."""

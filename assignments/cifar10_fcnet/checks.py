@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader import bounded, seeds
-from grader.check import FAIL, PASS, WARN, Check, Verdict, by_case
-from grader.numeric import (FLOAT32, UNITS, Comparison, compare, eps, numerical_gradient, precision_note,
-                           precision_of, sample_indices, summary)
+from grader.check import FAIL, PASS, WARN, Check, Verdict, by_case, first_line, probe_failed, raised
+from grader.numeric import (FLOAT32, UNITS, Comparison, compare, eps, momentum_steps_scale, numerical_gradient,
+                           precision_note, precision_of, sample_indices, summary)
 
 PARAMS = ("W1", "b1", "W2", "b2")
 D, C = 3072, 10                       # CIFAR-10: students may rely on these defaults
@@ -36,26 +36,10 @@ def _params(rng, hidden):
             "b2": 0.1 * rng.standard_normal(C)}
 
 
-
-
 def _ref_net(ctx, params):
     net = ctx.reference.FullyConnectedNet(hidden_dim=params["W1"].shape[1], input_dim=D, num_classes=C)
     net.params.update({k: params[k].copy() for k in PARAMS})
     return net
-
-
-def _first_line(text) -> str:
-    return str(text).split("\n", 1)[0]
-
-
-def _raised(what: str, errors: dict[str, str]) -> Verdict:
-    first = next(iter(errors.values()))
-    return Verdict(FAIL, f"{what} raised {_first_line(first)}",
-                   details={"traceback": first.split("\n", 1)[-1], "cases": list(errors)})
-
-
-def _probe_failed(what: str, outcome) -> Verdict:
-    return Verdict(FAIL, f"{what}: {outcome.error}", details={"traceback": outcome.traceback})
 
 
 # ---------------------------------------------------------------- forward
@@ -93,11 +77,11 @@ def _unshifted(got: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def compare_forward(ctx, inputs, outcome) -> Verdict:
     if outcome.error:
-        return _probe_failed("forward could not be run", outcome)
+        return probe_failed("forward could not be run", outcome)
     cases, outs = by_case(inputs), by_case(outcome.outputs)
-    errors = {k: o["error"].item() for k, o in outs.items() if "error" in o}
-    if errors:
-        return _raised("forward", errors)
+    failed = raised("forward", outs)
+    if failed:
+        return failed
     units = _units(ctx)
     shifted, comparisons = False, []
     for k, case in cases.items():
@@ -205,11 +189,11 @@ def _kink_allowance(case, precision, units) -> dict[str, np.ndarray]:
 
 def compare_backward(ctx, inputs, outcome) -> Verdict:
     if outcome.error:
-        return _probe_failed("backward could not be run", outcome)
+        return probe_failed("backward could not be run", outcome)
     cases, outs = by_case(inputs), by_case(outcome.outputs)
-    errors = {k: o["error"].item() for k, o in outs.items() if "error" in o}
-    if errors:
-        return _raised("forward then backward", errors)
+    failed = raised("forward then backward", outs)
+    if failed:
+        return failed
     units, numeric_rtol = _units(ctx), ctx.rubric.get("numeric_rtol", 1e-6)
     rng = np.random.default_rng(ctx.seed + 2)
     verdicts: dict[str, tuple[str, str]] = {}   # param -> (status, message); first problem wins
@@ -375,25 +359,6 @@ def _trajectory(case, rule) -> list[dict]:
     return out
 
 
-def _trajectory_scale(case, expected: list[dict]) -> list[dict]:
-    """Magnitude of the terms behind each step's parameters: every step rounds theta and alpha*m,
-    and a rounding error of m carries on into every later m, decayed by beta."""
-    alpha, beta = float(case["alpha"]), float(case["beta"])
-    before = {n: np.abs(case[f"p_{n}"]) for n in PARAMS}
-    total = dict(before)
-    m = {n: 0.0 for n in PARAMS}
-    carried = {n: 0.0 for n in PARAMS}
-    out = []
-    for t, step in enumerate(expected):
-        for n in PARAMS:
-            m[n] = beta * m[n] + np.abs(case[f"g{t}_{n}"])
-            carried[n] = beta * carried[n] + m[n]
-            total[n] = total[n] + before[n] + alpha * (m[n] + carried[n])
-            before[n] = np.abs(step[n])
-        out.append(dict(total))
-    return out
-
-
 def _spec_rule(th, m, g, a, b):
     m = b * m + g
     return th - a * m, m
@@ -436,7 +401,7 @@ class _Steps:
 
 def compare_sgd_step(ctx, inputs, outcome) -> Verdict:
     if outcome.error:
-        return _probe_failed("SGD could not be run", outcome)
+        return probe_failed("SGD could not be run", outcome)
     units = _units(ctx)
     cases, outs = by_case(inputs), by_case(outcome.outputs)
     passed, problems, errors, details, comparisons = 0, [], {}, {}, []
@@ -448,7 +413,10 @@ def compare_sgd_step(ctx, inputs, outcome) -> Verdict:
             continue
         expected = _trajectory(case, _spec_rule)
         got = [{n: o[f"t{t}_{n}"] for n in PARAMS} for t in range(len(expected))]
-        steps = _Steps(got, _trajectory_scale(case, expected), precision_of(*(g for s in got for g in s.values()),
+        scale = momentum_steps_scale({n: case[f"p_{n}"] for n in PARAMS},
+                                     [{n: case[f"g{t}_{n}"] for n in PARAMS} for t in range(len(expected))],
+                                     [float(case["alpha"])] * len(expected), float(case["beta"]), expected)
+        steps = _Steps(got, scale, precision_of(*(g for s in got for g in s.values()),
                                                                             o.get("precision")), units)
         judged = steps.compare(expected)
         details[label] = {"max_rel_error": max(c.error for c in judged), "precision": steps.precision.name}
@@ -460,7 +428,7 @@ def compare_sgd_step(ctx, inputs, outcome) -> Verdict:
     fraction = passed / len(cases)
     if errors:
         label, first = next(iter(errors.items()))
-        return Verdict(FAIL, f"SGD.step raised {_first_line(first)} ({label})", fraction=fraction,
+        return Verdict(FAIL, f"SGD.step raised {first_line(first)} ({label})", fraction=fraction,
                        details={"traceback": first.split("\n", 1)[-1], "configs": details})
     if problems:
         label, message = problems[0]

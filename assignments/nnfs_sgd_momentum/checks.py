@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader import bounded, seeds
-from grader.check import FAIL, PASS, WARN, Check, Verdict, by_case
-from grader.numeric import (UNITS, Comparison, compare, magnitude, numerical_gradient, precision_note, precision_of,
-                           sample_indices, summary)
+from grader.check import FAIL, PASS, WARN, Check, Verdict, by_case, first_line, probe_failed, raised
+from grader.numeric import (UNITS, Comparison, compare, magnitude, momentum_steps_scale, numerical_gradient,
+                           precision_note, precision_of, sample_indices, summary)
 
 DENSE_CASES = [(2, 5, 4), (4, 3, 6), (64, 3, 10)]        # (n_inputs, n_neurons, batch)
 OPTIMIZER_SETTINGS = [(1.0, 0.0, 0.0), (0.5, 0.05, 0.0), (1.0, 0.0, 0.9), (0.8, 0.01, 0.5)]
@@ -28,23 +28,6 @@ VALIDATION_SEED = 2           # another fresh set, its labels given to the probe
 
 
 # ---------------------------------------------------------------- shared helpers
-
-def _first_line(text) -> str:
-    return str(text).split("\n", 1)[0]
-
-
-def _raised(what: str, outs: dict, key: str = "error") -> Verdict | None:
-    errors = {k: o[key].item() for k, o in outs.items() if key in o}
-    if not errors:
-        return None
-    first = next(iter(errors.values()))
-    return Verdict(FAIL, f"{what} raised {_first_line(first)}",
-                   details={"traceback": first.split("\n", 1)[-1], "cases": list(errors)})
-
-
-def _probe_failed(what: str, outcome) -> Verdict:
-    return Verdict(FAIL, f"{what}: {outcome.error}", details={"traceback": outcome.traceback})
-
 
 def _units(ctx) -> float:
     return float(ctx.rubric.get("roundoff_units", UNITS))
@@ -106,11 +89,11 @@ _DENSE_FORWARD_MISTAKES = [   # functions of (inputs, weights, biases): their ma
 
 def compare_dense_forward(ctx, inputs, outcome) -> Verdict:
     if outcome.error:
-        return _probe_failed("Layer_Dense could not be run", outcome)
+        return probe_failed("Layer_Dense could not be run", outcome)
     outs = by_case(outcome.outputs)
-    raised = _raised("Layer_Dense forward", outs, "forward_error")
-    if raised:
-        return raised
+    failed = raised("Layer_Dense forward", outs, "forward_error")
+    if failed:
+        return failed
     units = _units(ctx)
     comparisons = []
     for k, case in by_case(inputs).items():
@@ -134,12 +117,12 @@ def compare_dense_forward(ctx, inputs, outcome) -> Verdict:
 def compare_dense_backward(ctx, inputs, outcome) -> Verdict:
     """dweights, dbiases and dinputs, against the reference and against centered differences."""
     if outcome.error:
-        return _probe_failed("Layer_Dense could not be run", outcome)
+        return probe_failed("Layer_Dense could not be run", outcome)
     outs = by_case(outcome.outputs)
-    raised = _raised("Layer_Dense forward", outs, "forward_error") or _raised("Layer_Dense backward", outs,
+    failed = raised("Layer_Dense forward", outs, "forward_error") or raised("Layer_Dense backward", outs,
                                                                               "backward_error")
-    if raised:
-        return raised
+    if failed:
+        return failed
     units, numeric_rtol = _units(ctx), ctx.rubric.get("numeric_rtol", 1e-6)
     rng = np.random.default_rng(ctx.seed + 1)
     problems: dict[str, str] = {}
@@ -236,11 +219,11 @@ def inputs_relu_backward(ctx) -> dict:
 def compare_relu_backward(ctx, inputs, outcome) -> Verdict:
     """Nothing is summed here: each entry is judged at its own magnitude, at the precision used."""
     if outcome.error:
-        return _probe_failed("Activation_ReLU could not be run", outcome)
+        return probe_failed("Activation_ReLU could not be run", outcome)
     outs = by_case(outcome.outputs)
-    raised = _raised("Activation_ReLU forward or backward", outs)
-    if raised:
-        return raised
+    failed = raised("Activation_ReLU forward or backward", outs)
+    if failed:
+        return failed
     units, note, comparisons = _units(ctx), "", []
     for k, case in by_case(inputs).items():
         o, x, dv = outs[k], case["inputs"], case["dvalues"]
@@ -297,11 +280,11 @@ def _softmax_scales(x: np.ndarray, y: np.ndarray, probs: np.ndarray, loss: float
 def compare_softmax_ce_backward(ctx, inputs, outcome) -> Verdict:
     """The loss forward returns, and dinputs against the reference and centered differences of the loss."""
     if outcome.error:
-        return _probe_failed("Activation_Softmax_Loss_CategoricalCrossentropy could not be run", outcome)
+        return probe_failed("Activation_Softmax_Loss_CategoricalCrossentropy could not be run", outcome)
     outs = by_case(outcome.outputs)
-    raised = _raised("Activation_Softmax_Loss_CategoricalCrossentropy", outs)
-    if raised:
-        return raised
+    failed = raised("Activation_Softmax_Loss_CategoricalCrossentropy", outs)
+    if failed:
+        return failed
     units = _units(ctx)
     loss_ok, grad_problem, comparisons = True, "", []
     for k, case in by_case(inputs).items():
@@ -386,25 +369,6 @@ def _trajectory(case, rule: str = "right") -> list[dict]:
     return out
 
 
-def _trajectory_scale(case, expected: list[dict]) -> list[dict]:
-    """Magnitude of the terms behind each step's parameters: every step rounds the parameters and
-    the update, and a rounding error of a momentum carries on into every later one, decayed."""
-    momentum = float(case["momentum"])
-    before = {n: np.abs(case[n]) for n in PARAMS}
-    total = dict(before)
-    update = {n: 0.0 for n in PARAMS}
-    carried = {n: 0.0 for n in PARAMS}
-    out = []
-    for t, step in enumerate(expected):
-        for n in PARAMS:
-            update[n] = momentum * update[n] + step["lr"] * np.abs(case[f"t{t}_d{n}"])
-            carried[n] = momentum * carried[n] + update[n]
-            total[n] = total[n] + before[n] + update[n] + carried[n]
-            before[n] = np.abs(step[n])
-        out.append(dict(total))
-    return out
-
-
 _WRONG = {
     "no iterations": "iterations does not advance: post_update_params must add 1 to self.iterations",
     "vanilla without decay": "without momentum, the update uses self.learning_rate; it must use "
@@ -451,14 +415,17 @@ class _Run:
 def _run(case, o, units) -> _Run:
     expected = _trajectory(case)
     precision = precision_of(*(o[f"t{t}_{n}"] for t in range(len(expected)) for n in PARAMS), o.get("precision"))
-    return _Run(case, o, _trajectory_scale(case, expected), precision, units)
+    scale = momentum_steps_scale({n: case[n] for n in PARAMS},
+                                 [{n: case[f"t{t}_d{n}"] for n in PARAMS} for t in range(len(expected))],
+                                 [step["lr"] for step in expected], float(case["momentum"]), expected)
+    return _Run(case, o, scale, precision, units)
 
 
 def compare_optimizer(ctx, inputs, outcome) -> Verdict:
     """Parameters after every step, for each setting; partial credit per setting. A known mistake
     that explains every setting at once is named; else the first setting's own diagnosis."""
     if outcome.error:
-        return _probe_failed("Optimizer_SGD could not be run", outcome)
+        return probe_failed("Optimizer_SGD could not be run", outcome)
     units = _units(ctx)
     cases, outs = by_case(inputs), by_case(outcome.outputs)
     errors, ran, details = {}, {}, {}
@@ -474,7 +441,7 @@ def compare_optimizer(ctx, inputs, outcome) -> Verdict:
     fraction = len(right) / len(cases)
     if errors:
         label, first = next(iter(errors.items()))
-        return Verdict(FAIL, f"Optimizer_SGD raised {_first_line(first)} ({label})", fraction=fraction,
+        return Verdict(FAIL, f"Optimizer_SGD raised {first_line(first)} ({label})", fraction=fraction,
                        details={"traceback": first.split("\n", 1)[-1], "settings": details})
     wrong = [label for label in ran if label not in right]
     if wrong:
@@ -600,7 +567,7 @@ def _accuracy_verdict(ctx, inputs, outcome, which: str, label: str) -> Verdict:
     if inputs is None:
         return Verdict(FAIL, _settings(ctx)[1])
     if outcome.error:
-        return Verdict(FAIL, f"training your classes failed: {_first_line(outcome.error)}",
+        return Verdict(FAIL, f"training your classes failed: {first_line(outcome.error)}",
                        details={"traceback": outcome.traceback})
     train, test = _rules_of(inputs)
     rule = train if which == "train" else test
