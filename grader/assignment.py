@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from . import kinds
 from .check import Check
 
 try:
@@ -28,6 +29,8 @@ class CheckSpec:
     requires: tuple[str, ...]
     probe: str | None
     outcome_of: str | None = None    # judges the inputs and outcome of another check's probe
+    kind: str | None = None          # a check kind of grader/kinds/, configured by `table`
+    table: dict | None = None        # the check's [[checks]] table in assignment.toml
 
 
 @dataclass
@@ -42,8 +45,11 @@ class Assignment:
     checks: list[CheckSpec]
 
     @property
-    def probes_path(self) -> Path:
-        return self.folder / "probes.py"
+    def probe_files(self) -> list[Path]:
+        """What the probe process runs, in one module: the check kinds' probes when a check has a
+        kind, then the assignment's own probes.py when it has one."""
+        own = self.folder / "probes.py"
+        return ([kinds.PROBES] if any(c.kind for c in self.checks) else []) + ([own] if own.is_file() else [])
 
     @property
     def names(self) -> list[str]:
@@ -105,11 +111,14 @@ class Assignment:
         return _load_module(f"nngrader_checks_{self.id}", self.folder / "checks.py")
 
     def implementations(self) -> dict[str, Check]:
-        """checks.py's `CHECKS`, held to assignment.toml: every check listed there is implemented,
-        and one with a probe says what the probe runs on."""
-        table = getattr(self.adapter(), "CHECKS", None)
-        if not isinstance(table, dict):
-            raise ValueError(f"{self.id}: checks.py has no CHECKS table (check id -> grader.check.Check)")
+        """Every check of assignment.toml as a Check: a kind's (with the known mistakes checks.py
+        gives in MISTAKES[check id]), or checks.py's own in its CHECKS table; one with a probe
+        says what the probe runs on."""
+        adapter = self.adapter() if (self.folder / "checks.py").is_file() else None
+        own, mistakes = getattr(adapter, "CHECKS", {}), getattr(adapter, "MISTAKES", {})
+        if not isinstance(own, dict) or not isinstance(mistakes, dict):
+            raise ValueError(f"{self.id}: checks.py's CHECKS and MISTAKES must be tables keyed by check id")
+        table = {**own, **{c.id: kinds.check(c.table, mistakes.get(c.id, {})) for c in self.checks if c.kind}}
         for spec in self.checks:
             check = table.get(spec.id)
             if not isinstance(check, Check):
@@ -150,13 +159,22 @@ def load(assignment_id: str, rubric_path: Path | None = None) -> Assignment:
     spec = tomllib.loads((folder / "assignment.toml").read_text())
     rubric_path = rubric_path or REPO / spec["rubric"]
     rubric = tomllib.loads(rubric_path.read_text())
-    checks = [CheckSpec(c["id"], c.get("title", c["id"]), tuple(c.get("requires", ())), c.get("probe"),
-                        c.get("outcome_of")) for c in spec["checks"]]
+    checks = [_check_spec(assignment_id, c) for c in spec["checks"]]
     unknown = set(rubric.get("checks", {})) - {c.id for c in checks}
     if unknown:
         raise SystemExit(f"{rubric_path}: rubric names checks the assignment does not have: {sorted(unknown)}")
     return Assignment(spec["id"], spec.get("title", spec["id"]), folder, spec, rubric, rubric_path,
                       REPO / spec["reference"], checks)
+
+
+def _check_spec(assignment_id: str, c: dict) -> CheckSpec:
+    kind = c.get("kind")
+    if kind is not None and kind not in kinds.KINDS:
+        raise SystemExit(f"{assignment_id}: check {c['id']!r} has the unknown kind {kind!r} "
+                         f"(known: {', '.join(kinds.KINDS)})")
+    probe = kinds.KINDS[kind].PROBE if kind else c.get("probe")
+    return CheckSpec(c["id"], c.get("title", c["id"]), tuple(c.get("requires", ())), probe, c.get("outcome_of"),
+                     kind, c if kind else None)
 
 
 def known() -> list[str]:

@@ -70,7 +70,8 @@ def stage_keys(submission_sha: str, job: Job, a, ds) -> dict[str, str]:
     """What each stage's output depends on. A result graded under a weaker isolation is redone."""
     execution = _digest([submission_sha, __version__, job.seed, job.box.mode, ds.fingerprint, a.spec, a.limits(),
                          a.kernel_probe, _code_digest(EXECUTION_CODE)])
-    rest = tuple(sorted(p.name for p in GRADER.glob("*.py") if p.name not in EXECUTION_CODE + AFTER_VERDICTS))
+    rest = tuple(sorted(str(p.relative_to(GRADER)) for p in [*GRADER.glob("*.py"), *GRADER.glob("kinds/*.py")]
+                        if p.name not in EXECUTION_CODE + AFTER_VERDICTS))
     checks = _digest([execution, a.code_fingerprint(), rubric_mod.judging_part(a.rubric), _code_digest(rest)])
     return {"execution": execution, "checks": checks}
 
@@ -272,7 +273,7 @@ def run_checks(a, ds, job: Job, loaded, extraction, hp, timing, kernel: dict | N
     if calls:
         cpu = sum(c.timeout_s for c in calls) * job.threads + 60
         run = probe.run_probes(extraction.module_source, [(st.line, st.source) for st in extraction.statements],
-                               a.probes_path, calls, box=job.box,
+                               a.probe_files, calls, box=job.box,
                                limits=sandbox_limits(limits, "probe_memory_mb", cpu),
                                threads=job.threads,
                                max_output_mb=int(limits.get("probe_output_mb", 256)))

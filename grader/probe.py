@@ -74,18 +74,19 @@ class _Attempt:
     stopped: str | None = None
 
 
-def run_probes(student_source: str, statements: list[tuple[int, str]], probes_module: Path, calls: list[ProbeCall],
+def run_probes(student_source: str, statements: list[tuple[int, str]], probe_files: list[Path], calls: list[ProbeCall],
                *, box: sandbox.Sandbox, limits: sandbox.Limits, threads: int = 1,
                max_output_mb: int = 256) -> ProbeRun:
     """Run `calls` on the module `student_source`, made of `statements` (each its first line in it
-    and its text), which the runner loads one at a time."""
+    and its text), which the runner loads one at a time. The probes are `probe_files`, one after
+    the other in one module."""
     started = time.monotonic()
     run = ProbeRun()
     with tempfile.TemporaryDirectory(prefix="nngrader-probe-") as tmp:
         job = Path(tmp) / "job"
         (job / "inputs").mkdir(parents=True)
         (job / "student.py").write_text(student_source)
-        shutil.copy(probes_module, job / "probes.py")
+        (job / "probes.py").write_text("\n\n".join(p.read_text() for p in probe_files))
         shutil.copy(RUNNER, job / "probe_runner.py")
         plan = {"statements": [[line, text] for line, text in statements], "checks": {}}
         for call in calls:

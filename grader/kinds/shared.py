@@ -1,0 +1,55 @@
+"""What the kinds share: generated inputs, cases, and the messages of a wrong array."""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from ..check import by_case
+from ..numeric import UNITS, Comparison, precision_note
+
+
+def rng(ctx, spec: dict) -> np.random.Generator:
+    """Inputs of a check: the same for every student, different between checks."""
+    return np.random.default_rng([ctx.seed, zlib.crc32(spec["id"].encode())])
+
+
+def arrays(gen: np.random.Generator, shapes: dict, away_from_zero: float = 0.0) -> dict[str, np.ndarray]:
+    """Standard normal arrays of the given shapes; entries within `away_from_zero` of 0 moved
+    away from it (a kink such as ReLU's, where conventions differ)."""
+    out = {}
+    for name, shape in shapes.items():
+        a = gen.standard_normal(tuple(shape))
+        if away_from_zero:
+            a = np.where(np.abs(a) < away_from_zero, np.copysign(away_from_zero, a) * 2, a)
+        out[name] = a
+    return out
+
+
+def spec_inputs(**text: str) -> dict[str, np.ndarray]:
+    """Names the probe needs (functions, argument names), as "spec.<name>" text."""
+    return {f"spec.{k}": np.array(v) for k, v in text.items()}
+
+
+def cases(inputs: dict) -> dict[str, dict]:
+    return {k: v for k, v in by_case(inputs).items() if k != "spec"}
+
+
+def units(ctx) -> float:
+    return float(ctx.rubric.get("roundoff_units", UNITS))
+
+
+def first(result):
+    """A layer's output: the first value of an (out, cache) pair."""
+    return result[0] if isinstance(result, (tuple, list)) else result
+
+
+def wrong(label: str, got: np.ndarray, expected: np.ndarray, c: Comparison) -> str:
+    ix = c.where
+    note = precision_note(c)
+    return (f"{label} is wrong (max error {c.error:.2g} of the magnitude of the terms, at index {ix}: got "
+            f"{float(got[ix]):.6g}, expected {float(expected[ix]):.6g})" + (f" ({note})" if note else ""))
+
+
+def with_note(message: str, note: str) -> str:
+    return message + (f" ({note})" if note else "")
