@@ -59,7 +59,7 @@ def cifar_rules() -> dict[str, seeds.Rule]:
 def cifar_worker() -> None:
     from grader import datasets
     from reference.cifar10_fcnet import preprocess, train_and_evaluate
-    ds = datasets.resolve(None)
+    ds = datasets.for_assignment("cifar10", None)
     x_train, y_train, x_test = ds.load_public()
     data = (preprocess(x_train), y_train.astype(np.int64), preprocess(x_test), ds.load_test_labels().astype(np.int64))
     rule = cifar_rules()["test accuracy"]

@@ -87,7 +87,8 @@ class Assignment:
 
     @property
     def dataset_kind(self) -> str | None:
-        """The data set it is graded on (only "cifar10" exists), or None: its checks make their own."""
+        """The data set it is graded on (a provider under datasets/, e.g. "cifar10"), or None: its
+        checks make their own."""
         return self.spec.get("dataset")
 
     @property

@@ -61,13 +61,13 @@ def find_notebook(folder: Path) -> Upload:
                         ".ipynb file, the one to grade.")
 
 
-def lock_down(root: Path, upload: str, results: str, source: Path, cache: Path, public: Path | None) -> None:
+def lock_down(root: Path, upload: str, results: str, source: Path, cache: Path, readable: tuple[Path, ...]) -> None:
     """As root, before any student code runs: nothing of the platform's folder `root` but the
     upload stays open to other users (the results folder only to read: the platform may read it
     as another user; results are written once student code is gone), nor anything of the
     grader's `source` tree or data `cache`, except the way to what student processes must read:
-    the kernel's start-up hook and the data set's public part. Folders on the way are made
-    enterable, not listable (0711)."""
+    the kernel's start-up hook and the data set's `readable` folders (its public part, its
+    provider's kernel hook). Folders on the way are made enterable, not listable (0711)."""
     for entry in root.iterdir():
         if entry.name == results and entry.is_dir() and not entry.is_symlink():
             entry.chmod(0o755)
@@ -75,9 +75,8 @@ def lock_down(root: Path, upload: str, results: str, source: Path, cache: Path, 
             entry.chmod(stat.S_IMODE(entry.stat().st_mode) & 0o700)
     for tree in (source, cache):
         _close_tree(tree)
-    _open_path(execute.KERNEL_SITE, source)
-    if public is not None:
-        _open_path(public, cache)
+    for folder in (execute.KERNEL_SITE, *readable):
+        _open_path(folder, source if source in folder.parents else cache)
 
 
 def _close_tree(top: Path) -> None:
@@ -117,7 +116,7 @@ def grade(root: Path, upload: str, results: str, assignment_id: str, data: str |
     ds = datasets.for_assignment(a.dataset_kind, data)
     # under bwrap none of this is in the sandbox's view; without it, file permissions are all there is
     if os.getuid() == 0 and box.mode == sandbox.RLIMITS:
-        lock_down(root, upload, results, assignments.REPO, datasets.cache_root(), ds.public_dir)
+        lock_down(root, upload, results, assignments.REPO, datasets.cache_root(), ds.readable)
         blockers = sandbox.rlimits_uid_blockers([execute.KERNEL_SITE, *ds.readable])
         if blockers:
             raise SetupError("student code would run as root, because its unprivileged uid cannot read "

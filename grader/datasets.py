@@ -1,4 +1,6 @@
-"""Data sets: resolve what `--data` names, materialise it once into a content-keyed cache.
+"""Data sets: resolve what `--data` names with the assignment's data-set provider
+(datasets/<name>/provider.py: where the arrays come from, what they are called, how a kernel
+gets them), and materialise it once into a content-keyed cache.
 
 The cache splits every data set into a *public* folder (training images and labels, test
 images) that student code may see, and a *hidden* folder (test labels) that only the grader
@@ -8,13 +10,15 @@ re-parsing pickles or archives.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
-import pickle
 import shutil
+import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Callable
 
 import numpy as np
@@ -23,19 +27,20 @@ from filelock import FileLock
 from .write import write_atomic
 
 REPO = Path(__file__).resolve().parent.parent
-EMBEDDED_SUBSET = REPO / "data" / "cifar10_subset.npz"
-FULL_SIZES = (50000, 10000)
+PROVIDERS = REPO / "datasets"
 
 
 @dataclass(frozen=True)
 class Dataset:
-    name: str          # key of the rubric's thresholds: "cifar10", "cifar10-subset" or "cifar10-custom"
+    name: str          # key of the rubric's thresholds, as the provider names it
     source: str        # where it came from, for reports
     fingerprint: str   # sha256 of the arrays: part of every cache key
     n_train: int
     n_test: int
     public_dir: Path | None   # x_train.npy, y_train.npy, x_test.npy
     hidden_dir: Path | None   # y_test.npy
+    kernel: dict[str, str] = field(default_factory=dict)   # the provider's kernel environment
+    hook: Path | None = None  # the provider's kernel hook, run at every kernel's start
 
     def load_public(self):
         d = self.public_dir
@@ -46,11 +51,12 @@ class Dataset:
         return np.load(self.hidden_dir / "y_test.npy")
 
     def kernel_env(self) -> dict[str, str]:
-        """What the kernel's start-up hook needs to serve this data set to load_data()."""
-        if self.public_dir is None:
-            return {}
-        return {"NNGRADER_CIFAR10_DIR": str(self.public_dir),
-                "NNGRADER_CIFAR10_HELD_OUT": str(min(self.n_test, self.n_train // 5))}
+        """What a student's kernel needs to be served this data set (its hook reads it)."""
+        return {**self.kernel, "NNGRADER_KERNEL_HOOKS": str(self.hook)} if self.hook else {}
+
+    def hook_digest(self) -> str:
+        """The hook's code: part of the execution's key, as the grader's own kernel code is."""
+        return hashlib.sha256(self.hook.read_bytes()).hexdigest() if self.hook else ""
 
     def derived(self, name: str, source: np.ndarray, transform: Callable[[np.ndarray], np.ndarray],
                 rows: int = 2048) -> np.ndarray:
@@ -68,8 +74,8 @@ class Dataset:
 
     @property
     def readable(self) -> tuple[Path, ...]:
-        """The folders student code may read."""
-        return (self.public_dir,) if self.public_dir is not None else ()
+        """The folders student code may read: the public part, and the hook's folder."""
+        return tuple(p for p in (self.public_dir, self.hook.parent if self.hook else None) if p is not None)
 
     def describe(self) -> dict:
         return {"name": self.name, "source": self.source, "fingerprint": self.fingerprint[:16],
@@ -82,60 +88,31 @@ NONE = Dataset(name="none", source="made by the checks", fingerprint="none", n_t
 
 
 def for_assignment(kind: str | None, spec: str | None) -> Dataset:
-    """The data set an assignment grades on: `kind` from its assignment.toml, `spec` from --data."""
+    """The data set an assignment grades on: `kind` from its assignment.toml (a provider under
+    datasets/), `spec` from --data (None: the provider's default)."""
     if kind is None:
         if spec is not None:
             raise SystemExit("--data: this assignment uses no data set")
         return NONE
-    return resolve(spec)
+    p = provider(kind)
+    return _materialise(p, *p.resolve(spec))
 
 
 def cache_root() -> Path:
     return Path(os.environ.get("NNGRADER_CACHE", Path.home() / ".cache" / "nngrader"))
 
 
-def resolve(spec: str | None) -> Dataset:
-    """`None` = the embedded real subset; `keras` = keras' own download; else a batches folder."""
-    if spec is None:
-        return _materialise(_read_npz, EMBEDDED_SUBSET, default_name="cifar10-subset")
-    if spec == "keras":
-        return _materialise(_read_keras, None, default_name="cifar10")
-    path = Path(spec)
-    if path.is_dir() and (path / "cifar-10-batches-py").is_dir():
-        path = path / "cifar-10-batches-py"
-    if path.suffix == ".npz" and path.is_file():
-        return _materialise(_read_npz, path, default_name="cifar10-custom")
-    if not (path / "test_batch").is_file():
-        raise SystemExit(f"--data {spec}: expected a cifar-10-batches-py folder "
-                         "(data_batch_1..5, test_batch), an .npz, or 'keras'")
-    return _materialise(_read_batches, path, default_name="cifar10-custom")
-
-
-def _read_npz(path: Path):
-    with np.load(path) as z:
-        return z["x_train"], z["y_train"], z["x_test"], z["y_test"]
-
-
-def _read_keras(_):
-    import tensorflow as tf  # only here: downloading needs the network once, then keras caches it
-    (xtr, ytr), (xte, yte) = tf.keras.datasets.cifar10.load_data()
-    return xtr, ytr, xte, yte
-
-
-def _read_batch(path: Path):
-    with open(path, "rb") as f:
-        d = pickle.load(f, encoding="bytes")
-    x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    return x, np.asarray(d[b"labels"], dtype=np.uint8)
-
-
-def _read_batches(folder: Path):
-    parts = [_read_batch(folder / f"data_batch_{i}") for i in range(1, 6)
-             if (folder / f"data_batch_{i}").is_file()]
-    if not parts:
-        raise SystemExit(f"{folder}: no data_batch_N files")
-    xte, yte = _read_batch(folder / "test_batch")
-    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), xte, yte)
+def provider(kind: str) -> ModuleType:
+    """datasets/<kind>/provider.py (datasets/README.md says what it holds)."""
+    path = PROVIDERS / kind / "provider.py"
+    if not path.is_file():
+        raise SystemExit(f"no provider for the data set {kind!r}: expected {path} (datasets/README.md)")
+    name = f"nngrader_dataset_{kind}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def _source_key(reader, path: Path | None) -> str:
@@ -147,13 +124,13 @@ def _source_key(reader, path: Path | None) -> str:
     return hashlib.sha256(json.dumps([reader.__name__, stat]).encode()).hexdigest()
 
 
-def _materialise(reader, path: Path | None, default_name: str) -> Dataset:
+def _materialise(provider: ModuleType, reader, path: Path | None, default_name: str) -> Dataset:
     index = cache_root() / "datasets" / "by-source" / f"{_source_key(reader, path)}.json"
     if index.is_file():
         meta = json.loads(index.read_text())
         root = Path(meta["root"])
         if (root / "meta.json").is_file():
-            return _dataset(root, meta["source"])
+            return _dataset(provider, root, meta["source"])
     xtr, ytr, xte, yte = reader(path)
     xtr, xte = np.ascontiguousarray(xtr, np.uint8), np.ascontiguousarray(xte, np.uint8)
     ytr, yte = np.asarray(ytr, np.uint8).reshape(-1), np.asarray(yte, np.uint8).reshape(-1)
@@ -161,11 +138,8 @@ def _materialise(reader, path: Path | None, default_name: str) -> Dataset:
     for a in (xtr, ytr, xte, yte):
         digest.update(a.tobytes())
     fingerprint = digest.hexdigest()
-    name = default_name
-    if (len(xtr), len(xte)) == FULL_SIZES:
-        name = "cifar10"
-    elif path != EMBEDDED_SUBSET and fingerprint == _embedded_fingerprint():
-        name = "cifar10-subset"
+    name = provider.name(len(xtr), len(xte), fingerprint, path, default_name,
+                         lambda: _materialise(provider, *provider.resolve(None)).fingerprint)
     root = cache_root() / "datasets" / fingerprint[:24]
     if not (root / "meta.json").is_file():
         tmp = Path(tempfile.mkdtemp(dir=_mkdir(root.parent), prefix=".tmp-"))
@@ -184,16 +158,18 @@ def _materialise(reader, path: Path | None, default_name: str) -> Dataset:
             tmp.rename(root)
         except OSError:  # another worker finished first: theirs is identical
             shutil.rmtree(tmp, ignore_errors=True)
-    source = "tf.keras.datasets.cifar10.load_data()" if path is None else str(path)
+    source = provider.source(path)
     write_atomic(index, json.dumps({"root": str(root), "source": source}))
-    return _dataset(root, source)
+    return _dataset(provider, root, source)
 
 
-def _dataset(root: Path, source: str) -> Dataset:
+def _dataset(provider: ModuleType, root: Path, source: str) -> Dataset:
     meta = json.loads((root / "meta.json").read_text())
     return Dataset(name=meta["name"], source=source, fingerprint=meta["fingerprint"],
                    n_train=meta["n_train"], n_test=meta["n_test"],
-                   public_dir=root / "public", hidden_dir=root / "hidden")
+                   public_dir=root / "public", hidden_dir=root / "hidden",
+                   kernel=provider.kernel_env(root / "public", meta["n_train"], meta["n_test"]),
+                   hook=provider.KERNEL_HOOK)
 
 
 def _write_rows(path: Path, source: np.ndarray, transform, rows: int) -> None:
@@ -210,10 +186,6 @@ def _write_rows(path: Path, source: np.ndarray, transform, rows: int) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _embedded_fingerprint() -> str:
-    return resolve(None).fingerprint
 
 
 def _mkdir(p: Path) -> Path:

@@ -489,11 +489,11 @@ def _fingerprints(client: NotebookClient, names) -> dict | None:
 
 
 def _kernel_stats(client: NotebookClient) -> dict:
-    """Once every cell has run: the time the start-up hook counted in load_data(), and the
+    """Once every cell has run: the time the data set's kernel hooks counted serving data, and the
     kernel's peak memory (its own figures; a student could change them, but they score nothing)."""
-    code = ("(lambda r, m: print(" + repr(CAPTURE_TAG) + " + __import__('json').dumps({'data_load_s': getattr(m, "
-            "'LOAD_SECONDS', None), 'peak_rss_mb': r.getrusage(r.RUSAGE_SELF).ru_maxrss // 1024})))"
-            "(__import__('resource'), __import__('sys').modules.get('sitecustomize'))")
+    code = ("(lambda r, s: print(" + repr(CAPTURE_TAG) + " + __import__('json').dumps({'data_load_s': sum("
+            "getattr(m, 'LOAD_SECONDS', 0.0) for k, m in list(s.modules.items()) if k.startswith('nngrader_hook_')), "
+            "'peak_rss_mb': r.getrusage(r.RUSAGE_SELF).ru_maxrss // 1024})))(__import__('resource'), __import__('sys'))")
     cell = _run_own_cell(client, code, 10)
     text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
     try:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from . import assignment as assignments, autograder, packing, report
+from . import assignment as assignments, autograder, datasets, packing, report
 
 REPO = assignments.REPO
 TEMPLATES = REPO / "platforms" / "gradescope"
@@ -42,11 +42,11 @@ def build_zip(assignment_id: str, data: str | None, out: Path) -> list[str]:
         entries[str(path.relative_to(REPO))] = path
     data_entry = None
     if a.dataset_kind is not None:   # the default data set, and any other given: grading stays offline
-        for name in ("cifar10_subset.npz", "cifar10-subset-README.md"):
-            entries[f"data/{name}"] = REPO / "data" / name
-        if data == "keras":
-            raise SystemExit("--data keras downloads at grading time: pass a cifar-10-batches-py folder "
-                             "or an .npz to embed instead")
+        provider = datasets.provider(a.dataset_kind)
+        entries.update(packing.tree(REPO / "datasets" / a.dataset_kind))   # the provider, and its default data
+        entries.update({str(path.relative_to(REPO)): path for path in provider.EMBEDDED})
+        if data in provider.DOWNLOADS:
+            raise SystemExit(f"--data {data} downloads at grading time: pass a folder or a file to embed instead")
         if data is not None:
             source = Path(data)
             data_entry = f"data/{source.name}"

@@ -68,8 +68,8 @@ def _code_digest(names: tuple[str, ...]) -> str:
 
 def stage_keys(submission_sha: str, job: Job, a, ds) -> dict[str, str]:
     """What each stage's output depends on. A result graded under a weaker isolation is redone."""
-    execution = _digest([submission_sha, __version__, job.seed, job.box.mode, ds.fingerprint, a.spec, a.limits(),
-                         a.kernel_probe, _code_digest(EXECUTION_CODE)])
+    execution = _digest([submission_sha, __version__, job.seed, job.box.mode, ds.fingerprint, ds.hook_digest(), a.spec,
+                         a.limits(), a.kernel_probe, _code_digest(EXECUTION_CODE)])
     rest = tuple(sorted(str(p.relative_to(GRADER)) for p in [*GRADER.glob("*.py"), *GRADER.glob("kinds/*.py")]
                         if p.name not in EXECUTION_CODE + AFTER_VERDICTS))
     checks = _digest([execution, a.code_fingerprint(), rubric_mod.judging_part(a.rubric), _code_digest(rest)])

@@ -1,4 +1,6 @@
-"""Arrays derived from a data set: computed once, by blocks, shared read-only."""
+"""Arrays derived from a data set: computed once, by blocks, shared read-only; data-set providers."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -7,7 +9,7 @@ from reference import cifar10_fcnet as ref
 
 
 def test_derived_arrays_are_computed_once_by_blocks_with_the_same_bits():
-    ds = datasets.resolve(None)
+    ds = datasets.for_assignment("cifar10", None)
     _, _, x_test = ds.load_public()
     calls = []
 
@@ -23,3 +25,18 @@ def test_derived_arrays_are_computed_once_by_blocks_with_the_same_bits():
         shared[0, 0] = 1.0
     calls.clear()
     assert np.array_equal(ds.derived("x_test-test", x_test, prep), shared) and calls == []
+
+
+def test_cifar10_lives_in_its_provider_and_the_grader_only_runs_its_hook():
+    """grader/ keeps the generic parts; CIFAR-10's reader, load_data() hook and tensorflow
+    deferral are datasets/cifar10/'s, which the assignment names."""
+    grader = Path(datasets.__file__).parent
+    for name in ("datasets.py", "kernel_site/sitecustomize.py", "execute.py", "pipeline.py"):
+        assert "cifar" not in (grader / name).read_text().lower(), name
+    ds = datasets.for_assignment("cifar10", None)
+    hook = datasets.PROVIDERS / "cifar10" / "kernel_hook.py"
+    assert ds.kernel_env()["NNGRADER_KERNEL_HOOKS"] == str(hook) and hook.parent in ds.readable
+    assert ds.kernel_env()["NNGRADER_CIFAR10_DIR"] == str(ds.public_dir) and ds.hidden_dir not in ds.readable
+    assert datasets.for_assignment(None, None).kernel_env() == {}
+    with pytest.raises(SystemExit, match="no provider for the data set 'mnist'"):
+        datasets.for_assignment("mnist", None)

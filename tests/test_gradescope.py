@@ -130,7 +130,7 @@ def hostile_notebook(root: Path) -> nbformat.NotebookNode:
     """The reference's classes (so that probes run, as the uid), then attempts at everything the
     uid must not do: each cell raises LEAKED if its attempt works. The last cell always raises,
     telling the uid the notebook ran as."""
-    hidden = datasets.resolve(None).hidden_dir.relative_to(datasets.cache_root())
+    hidden = datasets.for_assignment("cifar10", None).hidden_dir.relative_to(datasets.cache_root())
     attempts = {
         "read the reference": f"open('{root}/source/reference/cifar10_fcnet.py').read()",
         "read the rubric": f"open('{root}/source/rubrics/cifar10_fcnet.toml').read()",

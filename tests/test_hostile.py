@@ -92,7 +92,7 @@ def hostile(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
     subs, out = tmp / "subs", tmp / "out"
     subs.mkdir()
-    ds = datasets.resolve(None)
+    ds = datasets.for_assignment("cifar10", None)
     listener = Listener()
     shutil.copy(SAMPLE, subs / "student_004.ipynb")
     shutil.copy(REFERENCE_NB, subs / "reference.ipynb")

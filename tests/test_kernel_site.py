@@ -14,7 +14,7 @@ REPORT = "import json, sys; print(json.dumps({'real': 'tensorflow.python' in sys
 
 
 def run(code: str, **env) -> dict:
-    ds = datasets.resolve(None)
+    ds = datasets.for_assignment("cifar10", None)
     out = subprocess.run([sys.executable, "-c", code + "\n" + REPORT], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PYTHONPATH": str(KERNEL_SITE), **ds.kernel_env(), **env})
     assert out.returncode == 0, out.stderr[-2000:]
@@ -22,7 +22,7 @@ def run(code: str, **env) -> dict:
 
 
 def test_the_release_cell_gets_its_data_without_running_tensorflow():
-    ds = datasets.resolve(None)
+    ds = datasets.for_assignment("cifar10", None)
     held_out = int(ds.kernel_env()["NNGRADER_CIFAR10_HELD_OUT"])
     found = run("import tensorflow as tf\n(x, y), (xt, yt) = tf.keras.datasets.cifar10.load_data()\n"
                 "assert repr(tf).startswith(\"<module 'tensorflow' from \")\n"
