@@ -46,10 +46,11 @@ class Assignment:
 
     @property
     def probe_files(self) -> list[Path]:
-        """What the probe process runs, in one module: the check kinds' probes when a check has a
-        kind, then the assignment's own probes.py when it has one."""
+        """What the probe process runs, in one module: the assignment's own probes.py when it has
+        one (first, so that its `from __future__` imports stay at the top), then the check kinds'
+        probes when a check has a kind (their names start with kind_ or _kind_)."""
         own = self.folder / "probes.py"
-        return ([kinds.PROBES] if any(c.kind for c in self.checks) else []) + ([own] if own.is_file() else [])
+        return ([own] if own.is_file() else []) + ([kinds.PROBES] if any(c.kind for c in self.checks) else [])
 
     @property
     def names(self) -> list[str]:
@@ -113,13 +114,16 @@ class Assignment:
 
     def implementations(self) -> dict[str, Check]:
         """Every check of assignment.toml as a Check: a kind's (with the known mistakes checks.py
-        gives in MISTAKES[check id]), or checks.py's own in its CHECKS table; one with a probe
-        says what the probe runs on."""
+        gives in MISTAKES[check id] and the variants it accepts in EQUIVALENTS[check id]), or
+        checks.py's own in its CHECKS table; one with a probe says what the probe runs on."""
         adapter = self.adapter() if (self.folder / "checks.py").is_file() else None
         own, mistakes = getattr(adapter, "CHECKS", {}), getattr(adapter, "MISTAKES", {})
-        if not isinstance(own, dict) or not isinstance(mistakes, dict):
-            raise ValueError(f"{self.id}: checks.py's CHECKS and MISTAKES must be tables keyed by check id")
-        table = {**own, **{c.id: kinds.check(c.table, mistakes.get(c.id, {})) for c in self.checks if c.kind}}
+        equivalents = getattr(adapter, "EQUIVALENTS", {})
+        if not all(isinstance(t, dict) for t in (own, mistakes, equivalents)):
+            raise ValueError(f"{self.id}: checks.py's CHECKS, MISTAKES and EQUIVALENTS must be tables keyed by "
+                             "check id")
+        table = {**own, **{c.id: kinds.check(c.table, mistakes.get(c.id, {}), equivalents.get(c.id, {}))
+                           for c in self.checks if c.kind}}
         for spec in self.checks:
             check = table.get(spec.id)
             if not isinstance(check, Check):
@@ -146,9 +150,10 @@ class Assignment:
         return _load_module(f"nngrader_definition_{self.id}", path)
 
     def code_fingerprint(self) -> str:
-        """The code that judges: the reference and the assignment's Python files."""
+        """The code that judges: the reference and the assignment's Python files (not definition.py,
+        which only students' self-check uses)."""
         h = hashlib.sha256()
-        for path in sorted([self.reference_path, *self.folder.glob("*.py")]):
+        for path in sorted([self.reference_path, *(p for p in self.folder.glob("*.py") if p.name != "definition.py")]):
             h.update(path.name.encode() + _sha256(path).encode())
         return h.hexdigest()
 

@@ -140,6 +140,20 @@ BUGS = [
                 "    c['cache'] = c['decay_rate'] * c.get('cache', 0) + (1 - c['decay_rate']) * dw ** 2\n"
                 "    return w - c['learning_rate'] * dw / (np.sqrt(c['cache']) + c['epsilon']), c",
      "rmsprop", "config=None: your defaults", 10),   # a wrong default learning rate: 2 of 3 settings
+    ("rmsprop", "def rmsprop(w, dw, config=None):\n    c = {'learning_rate': 1e-2, 'decay_rate': 0.99, "
+                "**(config or {})}\n"
+                "    c['cache'] = c['decay_rate'] * c.get('cache', 0) + (1 - c['decay_rate']) * dw ** 2\n"
+                "    return w - c['learning_rate'] * dw / (np.sqrt(c['cache']) + 1e-8), c",
+     "rmsprop", "ignores config['epsilon']", 10),   # only the large-epsilon setting fails: 2 of 3
+    ("affine_forward", "def affine_forward(x, w, b):\n    return x.reshape(len(x), -1) @ w + b + 1j, (x, w, b)",
+     "affine_forward", "not an array of real numbers", 0),
+    ("affine_forward", "def affine_forward(x, w, b):\n    out = x.reshape(len(x), -1) @ w + b\n    return out, x, w",
+     "affine_forward", "affine_forward returned", 0),
+    ("affine_backward", "def affine_backward(dout, cache):\n    x, w, b = cache\n    affine_backward.calls = "
+                        "getattr(affine_backward, 'calls', 0) + 1\n"
+                        "    grads = ((dout @ w.T).reshape(x.shape), x.reshape(len(x), -1).T @ dout, dout.sum(0))\n"
+                        "    return grads if affine_backward.calls % 2 else grads[:2]",
+     "affine_backward", "when called a second time", 0),
     ("adam", "def adam(w, dw, config=None):\n    c = {'learning_rate': 1e-3, 'beta1': 0.9, 'beta2': 0.999, "
              "'epsilon': 1e-8, **(config or {})}\n    c['m'] = c['beta1'] * c.get('m', 0) + (1 - c['beta1']) * dw\n"
              "    c['v'] = c['beta2'] * c.get('v', 0) + (1 - c['beta2']) * dw ** 2\n"

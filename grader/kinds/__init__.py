@@ -3,7 +3,8 @@
 (its function in probes.py, which runs next to the student's code), `inputs(ctx, spec)` (what
 that probe runs on) and `judge(ctx, spec, inputs, outcome, mistakes)` (the verdict, against the
 reference's function the spec names). An assignment adds known mistakes in its checks.py,
-`MISTAKES[check id]`, so that messages keep naming the likely bug.
+`MISTAKES[check id]`, so that messages keep naming the likely bug, and for update rules the
+published variants it accepts, `EQUIVALENTS[check id]`.
 
 * outputs: a function's output on generated inputs (a per-case tolerance at the precision used;
   inputs changed in place fail);
@@ -26,11 +27,13 @@ PROBES = Path(__file__).with_name("probes.py")
 KINDS = {"outputs": outputs, "gradients": gradients, "update_rule": update_rule, "dropout": dropout}
 
 
-def check(spec: dict, mistakes: dict) -> Check:
-    """The Check of one [[checks]] table of kind spec["kind"]."""
+def check(spec: dict, mistakes: dict, equivalents: dict) -> Check:
+    """The Check of one [[checks]] table of kind spec["kind"], with the assignment's known mistakes
+    and, for an update rule, the published variants it accepts."""
     kind = KINDS[spec["kind"]]
-    return Check(judge=partial(_judge, kind, spec, mistakes), inputs=partial(kind.inputs, spec=spec))
+    extra = (equivalents,) if kind is update_rule else ()
+    return Check(judge=partial(_judge, kind, spec, mistakes, extra), inputs=partial(kind.inputs, spec=spec))
 
 
-def _judge(kind, spec, mistakes, ctx, inputs, outcome):
-    return kind.judge(ctx, spec, inputs, outcome, mistakes)
+def _judge(kind, spec, mistakes, extra, ctx, inputs, outcome):
+    return kind.judge(ctx, spec, inputs, outcome, mistakes, *extra)

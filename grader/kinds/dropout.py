@@ -47,6 +47,8 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict) -> Verdict:
         if "error" in o:
             return Verdict(FAIL, f"{spec['forward']} or {spec['backward']} raised {first_line(o['error'].item())} "
                                  f"(p={p:g})")
+        if "returned" in o:
+            return Verdict(FAIL, f"{spec['forward']} or {spec['backward']} returned {o['returned'].item()} (p={p:g})")
         for part, problem in _train_forward(o["train_out"], x, p, units).items() | \
                 _train_backward(o["train_out"], o["train_dx"], x, dout, units).items() | \
                 _test_mode(o["test_out"], o["test_dx"], x, dout, units).items():
@@ -87,8 +89,10 @@ def _train_backward(out, dx, x, dout, units) -> dict[str, str]:
     """Backward against the forward pass's own mask (out / x): a backward that reuses the mask is
     right even when the forward pass drew or scaled it wrongly (that is the forward's fault)."""
     part = PARTS[1]
-    if dx.shape != dout.shape or out.shape != dout.shape:
+    if dx.shape != dout.shape:
         return {part: f"the train-mode dx has shape {dx.shape}; expected {dout.shape}"}
+    if out.shape != dout.shape:
+        return {part: "cannot be checked against the forward pass's mask: its output has the wrong shape"}
     kept = out != 0
     if not np.array_equal(dx != 0, kept & (dout != 0)):
         return {part: "dx is not zero exactly where the forward pass dropped units: reuse the forward pass's "

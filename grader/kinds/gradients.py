@@ -46,7 +46,7 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict) -> Verdict:
     if outcome.error:
         return probe_failed(f"{name} could not be run", outcome)
     outs = by_case(outcome.outputs)
-    failed = raised(f"{spec['forward']} then {name}", outs)
+    failed = raised(f"{spec['forward']} then {name}", outs) or shared.returned(name, outs)
     if failed:
         return failed
     units, forward = shared.units(ctx), getattr(ctx.reference, spec["forward"])
@@ -60,6 +60,8 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict) -> Verdict:
         if int(o["count"]) != len(names):
             return Verdict(FAIL, f"{name} returns {int(o['count'])} value(s); expected {len(names)}: "
                                  f"({', '.join(names)})")
+        if int(o["again_count"]) != len(names):
+            return Verdict(FAIL, f"{name} returns {int(o['again_count'])} value(s) when called a second time")
         expected = _reference(ctx, spec, args, dout)
         scales = [np.abs(s) for s in _reference(ctx, spec, [np.abs(a) for a in args], np.abs(dout))]
         for i, grad in enumerate(names):
@@ -92,7 +94,8 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict) -> Verdict:
             if not compare(got[at], np.array([numeric[ix] for ix in idx]), precision, scale[at], units,
                            float(ctx.rubric.get("numeric_rtol", 1e-6)) * scale[at] + allowance[at]).ok:
                 problems[grad] = f"{grad} disagrees with the numerical gradient"
-            elif not compare(o[f"again_g{i}"].reshape(want.shape), want, precision, scale, units, allowance).ok:
+            elif o[f"again_g{i}"].size != want.size or \
+                    not compare(o[f"again_g{i}"].reshape(want.shape), want, precision, scale, units, allowance).ok:
                 problems[grad] = (f"{grad} changes when {name} is called twice with the same input: it "
                                   "accumulates; compute it afresh each call")
             else:

@@ -33,7 +33,7 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict) -> Verdict:
     if outcome.error:
         return probe_failed(f"{name} could not be run", outcome)
     outs = by_case(outcome.outputs)
-    failed = raised(name, outs)
+    failed = raised(name, outs) or shared.returned(name, outs)
     if failed:
         return failed
     reference, units, comparisons = getattr(ctx.reference, name), shared.units(ctx), []

@@ -24,9 +24,16 @@ def _kind_error(exc):
 
 def _kind_floats(value):
     """An array as the student's code computed it: a floating dtype is kept (judged at its
-    precision), anything else becomes float64 (or raises)."""
+    precision), booleans and integers become float64; anything else raises."""
     arr = np.array(value, subok=False)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"a {type(value).__name__} of {arr.dtype} values, not an array of real numbers")
     return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
+
+
+def _kind_returned(exc):
+    """What a function returned that is not what the check can read, in words."""
+    return str(exc).split("\n")[0][:200]
 
 
 def kind_outputs(student, inputs):
@@ -36,16 +43,21 @@ def kind_outputs(student, inputs):
     names = spec["args"].split(",")
     out = {}
     for case, c in cases.items():
+        args = [c[n].copy() for n in names]
         try:
-            args = [c[n].copy() for n in names]
             result = getattr(student, spec["function"])(*args)
-            pair = isinstance(result, (tuple, list)) and len(result) == 2
-            out[f"{case}.out"] = _kind_floats(result[0] if pair else result)
-            out[f"{case}.pair"] = int(pair)
-            for n, a in zip(names, args):
-                out[f"{case}.after_{n}"] = a
         except Exception as exc:  # noqa: BLE001 - reported per case
             out[f"{case}.error"] = _kind_error(exc)
+            continue
+        pair = isinstance(result, (tuple, list)) and len(result) == 2
+        try:
+            out[f"{case}.out"] = _kind_floats(result[0] if pair else result)
+        except Exception as exc:  # noqa: BLE001 - what it returned cannot be read as numbers
+            out[f"{case}.returned"] = _kind_returned(exc)
+            continue
+        out[f"{case}.pair"] = int(pair)
+        for n, a in zip(names, args):
+            out[f"{case}.after_{n}"] = a
     return out
 
 
@@ -56,17 +68,22 @@ def kind_gradients(student, inputs):
     names = spec["args"].split(",")
     out = {}
     for case, c in cases.items():
-        try:
-            for call in ("", "again_"):
+        for call in ("", "again_"):
+            try:
                 result = getattr(student, spec["forward"])(*[c[n].copy() for n in names])
                 cache = result[1] if isinstance(result, (tuple, list)) and len(result) == 2 else None
                 grads = getattr(student, spec["backward"])(c["dout"].copy(), cache)
-                grads = list(grads) if isinstance(grads, (tuple, list)) else [grads]
-                out[f"{case}.{call}count"] = len(grads)
+            except Exception as exc:  # noqa: BLE001
+                out[f"{case}.error"] = _kind_error(exc)
+                break
+            grads = list(grads) if isinstance(grads, (tuple, list)) else [grads]
+            out[f"{case}.{call}count"] = len(grads)
+            try:
                 for i, g in enumerate(grads[:8]):
                     out[f"{case}.{call}g{i}"] = _kind_floats(g)
-        except Exception as exc:  # noqa: BLE001
-            out[f"{case}.error"] = _kind_error(exc)
+            except Exception as exc:  # noqa: BLE001
+                out[f"{case}.returned"] = _kind_returned(exc)
+                break
     return out
 
 
@@ -78,14 +95,19 @@ def kind_update_rule(student, inputs):
     for case, c in cases.items():
         config = {k[4:]: float(v) for k, v in c.items() if k.startswith("cfg_")} or None
         w = c["w"].copy()
-        try:
-            for t in range(int(c["steps"])):
+        for t in range(int(c["steps"])):
+            try:
                 next_w, config = getattr(student, spec["function"])(w, c[f"dw{t}"].copy(), config)
+            except Exception as exc:  # noqa: BLE001
+                out[f"{case}.error"] = _kind_error(exc)
+                break
+            try:
                 w = _kind_floats(next_w)
-                out[f"{case}.w{t}"] = w
-                w = w.copy()
-        except Exception as exc:  # noqa: BLE001
-            out[f"{case}.error"] = _kind_error(exc)
+            except Exception as exc:  # noqa: BLE001
+                out[f"{case}.returned"] = _kind_returned(exc)
+                break
+            out[f"{case}.w{t}"] = w
+            w = w.copy()
     return out
 
 
@@ -94,13 +116,19 @@ def kind_dropout(student, inputs):
     spec, cases = _kind_cases(inputs)
     out = {}
     for case, c in cases.items():
-        try:
-            for mode in ("train", "test"):
-                param = {"p": float(c["p"]), "mode": mode, "seed": int(c["seed"])}
+        for mode in ("train", "test"):
+            param = {"p": float(c["p"]), "mode": mode, "seed": int(c["seed"])}
+            try:
                 result = getattr(student, spec["forward"])(c["x"].copy(), param)
-                value, cache = (result[0], result[1]) if isinstance(result, (tuple, list)) else (result, None)
-                out[f"{case}.{mode}_out"] = _kind_floats(value)
-                out[f"{case}.{mode}_dx"] = _kind_floats(getattr(student, spec["backward"])(c["dout"].copy(), cache))
-        except Exception as exc:  # noqa: BLE001
-            out[f"{case}.error"] = _kind_error(exc)
+                pair = isinstance(result, (tuple, list)) and len(result) == 2
+                value, cache = (result[0], result[1]) if pair else (result, None)
+                dx = getattr(student, spec["backward"])(c["dout"].copy(), cache)
+            except Exception as exc:  # noqa: BLE001
+                out[f"{case}.error"] = _kind_error(exc)
+                break
+            try:
+                out[f"{case}.{mode}_out"], out[f"{case}.{mode}_dx"] = _kind_floats(value), _kind_floats(dx)
+            except Exception as exc:  # noqa: BLE001
+                out[f"{case}.returned"] = _kind_returned(exc)
+                break
     return out

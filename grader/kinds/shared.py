@@ -5,7 +5,7 @@ import zlib
 
 import numpy as np
 
-from ..check import by_case
+from ..check import FAIL, Verdict, by_case
 from ..numeric import UNITS, Comparison, precision_note
 
 
@@ -53,3 +53,10 @@ def wrong(label: str, got: np.ndarray, expected: np.ndarray, c: Comparison) -> s
 
 def with_note(message: str, note: str) -> str:
     return message + (f" ({note})" if note else "")
+
+
+def returned(name: str, outs: dict[str, dict]) -> Verdict | None:
+    """A FAIL for a function that returned something its check cannot read (not numbers, a
+    tuple of another length, ...), or None."""
+    bad = [o["returned"].item() for o in outs.values() if "returned" in o]
+    return Verdict(FAIL, f"{name} returned {bad[0]}") if bad else None
