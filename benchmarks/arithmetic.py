@@ -86,10 +86,11 @@ def nnfs_rules() -> dict[str, seeds.Rule]:
 
 def nnfs_worker() -> None:
     from grader import assignment
-    from reference.nnfs_sgd_momentum import train
+    from reference import nnfs_sgd_momentum as reference
+    train = reference.train
     checks = assignment.load("nnfs_sgd_momentum").adapter()
     x, y = checks.spiral(checks.SAMPLES, checks.CLASSES, checks.TRAIN_SEED)
-    x_test, y_test = checks.test_set()
+    x_test, y_test = checks.test_set(reference)
     x_val, y_val = checks.spiral(checks.SAMPLES, checks.CLASSES, checks.VALIDATION_SEED)
     rules = nnfs_rules()
     validation = rules["test"]   # the probe judges validation with the test threshold

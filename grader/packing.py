@@ -15,6 +15,9 @@ from pathlib import Path
 from . import assignment as assignments
 
 REPO = assignments.REPO
+# of the assignment's folder, only what the self-check runs: not its calibration (results of
+# hyperparameters, an answer key for a training check), nor its release or kernel probe
+KIT_FILES = ("assignment.toml", "checks.py", "probes.py", "definition.py")
 KIT_DEPENDENCIES = ["numpy>=1.26", "nbformat>=5.9", "nbclient>=0.10", "jupyter-client>=8", "ipython>=8",
                     "jinja2>=3.1", "filelock>=3.12", "threadpoolctl>=3.2", "tomli>=2.0; python_version < '3.11'"]
 
@@ -35,7 +38,8 @@ def build_kit(assignment_id: str, out: Path) -> list[str]:
         raise ValueError(f"no check of {a.id} is public: set `public = true` in {a.rubric_path.name} first")
     a.definition()   # raises without one
     folder = f"nngrader-check-{a.id}"
-    entries = {**tree(REPO / "grader"), **tree(a.folder), str(a.rubric_path.relative_to(REPO)): a.rubric_path}
+    entries = {**tree(REPO / "grader"), str(a.rubric_path.relative_to(REPO)): a.rubric_path,
+               **{str(p.relative_to(REPO)): p for p in (a.folder / name for name in KIT_FILES) if p.is_file()}}
     leaked = [name for name, path in entries.items() if path.resolve() == a.reference_path.resolve()]
     assert not leaked, leaked
     tmp = out.with_name(f".{out.name}.tmp")

@@ -36,9 +36,9 @@ from .results import SCHEMA, read_json, result_path, student_dir
 from .write import write_atomic
 
 GRADER = Path(__file__).resolve().parent
-# the class's similarity runs on the verdicts once a batch has them: a
-# change there re-judges nobody
-AFTER_VERDICTS = ("similarity.py", "fingerprint.py")
+# code that does not judge: the class's similarity runs on the verdicts once a batch has them, and
+# the students' self-check and its kit run elsewhere; a change there re-judges nobody
+AFTER_VERDICTS = ("similarity.py", "fingerprint.py", "selfcheck.py", "packing.py")
 EXECUTION_CODE = ("execute.py", "sandbox.py", "sandbox_launch.py", "notebook.py", "kernel_site/sitecustomize.py",
                   "kernel_site/nngrader_code.py")
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from . import assignment as assignments, extract, notebook, packing, pipeline, rubric, sandbox
 from .check import Hyperparams
 
+MAX_NOTEBOOK_MB = 100   # a larger notebook is refused, as the grader's rubrics do by default
 STATUS_WORDS = {"pass": "pass", "pass_with_warning": "pass, with a warning", "fail": "FAIL", "error": "ERROR"}
 
 
@@ -33,19 +34,22 @@ class SelfCheck:
 
 def check(path: Path, assignment_id: str | None = None, rubric_path: Path | None = None) -> SelfCheck:
     """The public checks of `path`'s assignment (told from its code when not given) on its code."""
-    loaded = notebook.load_file(path, 100)
+    loaded = notebook.load_file(path, MAX_NOTEBOOK_MB)
+    if loaded.notebook is None:
+        raise ValueError(f"{path.name}: {loaded.problem}")
     if assignment_id is None:
-        sources = [extract.cell_python(c.source) for c in loaded.notebook.cells if c.cell_type == "code"] \
-            if loaded.notebook is not None else []
+        sources = [extract.cell_python(c.source) for c in loaded.notebook.cells if c.cell_type == "code"]
         assignment_id, why = assignments.detect(["\n".join(sources)])
         if assignment_id is None:
             raise ValueError(f"cannot tell which assignment {path} is ({why}): give --assignment "
                              f"({', '.join(assignments.known())})")
     a = assignments.load(assignment_id, rubric_path)
     results: dict[str, rubric.CheckResult | None] = {c.id: None for c in a.checks}
-    if loaded.notebook is None:
-        return SelfCheck(a, results, loaded.problem)
     public = a.public_checks()
+    if not public:
+        return SelfCheck(a, results, "no check of this assignment is public: your course has not turned the "
+                                     "self-check on for it")
+    definition = a.definition()
     with tempfile.TemporaryDirectory(prefix="nngrader-check-") as tmp:
         job = pipeline.Job(a.id, rubric_path, None, Path(tmp), Path(tmp), threads=1,
                            box=sandbox.choose("auto")[0])
@@ -53,7 +57,7 @@ def check(path: Path, assignment_id: str | None = None, rubric_path: Path | None
                                        extract.extract(loaded.notebook, a.names, a.aliases),
                                        Hyperparams({}, "none", "not read by a self-check"),
                                        {"execute": 0.0, "checks": 0.0, "train": 0.0},
-                                       oracle=(a.definition(), a.definition().ERROR))
+                                       oracle=(definition, definition.ERROR))
     for c in public:
         results[c.id] = rubric.score(c.id, c.title, verdicts[c.id], a.check_rubric(c.id))
     return SelfCheck(a, results)
@@ -89,7 +93,9 @@ def run(args) -> int:
         return 2
     print(render(sc, Path(args.notebook).name))
     public = [r for r in sc.results.values() if r is not None]
-    return 0 if public and all(r.status in ("pass", "pass_with_warning") for r in public) else 1
+    if not public:
+        return 2
+    return 0 if all(r.status in ("pass", "pass_with_warning") for r in public) else 1
 
 
 def build(args) -> int:

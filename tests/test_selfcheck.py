@@ -157,6 +157,12 @@ def test_the_student_kit_holds_no_reference_or_data_and_checks_on_its_own(tmp_pa
     root = "nngrader-check-cifar10_fcnet/"
     assert f"{root}assignments/cifar10_fcnet/definition.py" in names and f"{root}pyproject.toml" in names
     assert not [n for n in names if n.startswith((f"{root}reference/", f"{root}data/", f"{root}tests/"))]
+    assert not [n for n in names if n.endswith(("calibration.json", "calibrate.py", "CALIBRATION.md"))]
+    nnfs = tmp_path / "nnfs.zip"   # the hidden test set's seed stays with the reference
+    subprocess.run([sys.executable, "-m", "grader", "student-kit", "--assignment", "nnfs_sgd_momentum", "--out",
+                    str(nnfs)], check=True, capture_output=True, cwd=REPO, timeout=300)
+    with zipfile.ZipFile(nnfs) as z:
+        assert not any(b"TEST_SEED =" in z.read(n) for n in z.namelist() if n.endswith(".py"))
     shutil.copy(SAMPLE, tmp_path / "hw.ipynb")
     code = (f"import sys; sys.path.insert(0, {str(tmp_path / root)!r}); import grader; "
             f"assert grader.__file__.startswith({str(tmp_path)!r}), grader.__file__; "

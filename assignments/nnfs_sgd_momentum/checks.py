@@ -23,7 +23,7 @@ OPTIMIZER_SETTINGS = [(1.0, 0.0, 0.0), (0.5, 0.05, 0.0), (1.0, 0.0, 0.9), (0.8, 
 SETTINGS = ("learning_rate", "decay", "momentum")
 PARAMS = ("w1", "b1", "w2", "b2")    # the optimizer probe's two layers
 SAMPLES, CLASSES = 100, 3     # spiral_data(samples=100, classes=3), as the exercise makes it
-TRAIN_SEED, TEST_SEED = 0, 1  # nnfs.init() seeds numpy with 0; the test set is a fresh one
+TRAIN_SEED = 0                # nnfs.init() seeds numpy with 0; the test set's seed is the reference's
 VALIDATION_SEED = 2           # another fresh set, its labels given to the probe to decide when to stop
 
 
@@ -501,10 +501,13 @@ def _settings(ctx) -> tuple[dict | None, str]:
     return hp, ""
 
 
-def test_set() -> tuple[np.ndarray, np.ndarray]:
-    """The fresh spiral set, shuffled (spiral data comes sorted by class); its labels stay here."""
-    x, y = spiral(SAMPLES, CLASSES, TEST_SEED)
-    order = np.random.RandomState(TEST_SEED + 100).permutation(len(y))
+def test_set(reference) -> tuple[np.ndarray, np.ndarray]:
+    """The fresh spiral set, shuffled (spiral data comes sorted by class); its labels stay here.
+    Its seed is the reference's (grader side only): this file reaches students in the
+    self-check kit, and with the seed they could make the labels."""
+    seed = int(reference.TEST_SEED)
+    x, y = spiral(SAMPLES, CLASSES, seed)
+    order = np.random.RandomState(seed + 100).permutation(len(y))
     return x[order], y[order]
 
 
@@ -530,7 +533,7 @@ def inputs_training(ctx) -> dict | None:
     train, test = _rules(ctx)
     x, y = spiral(SAMPLES, CLASSES, TRAIN_SEED)
     x_val, y_val = spiral(SAMPLES, CLASSES, VALIDATION_SEED)
-    return {"x": x, "y": y, "x_test": test_set()[0], "x_val": x_val, "y_val": y_val,
+    return {"x": x, "y": y, "x_test": test_set(ctx.reference)[0], "x_val": x_val, "y_val": y_val,
             "seeds": np.arange(train.max_seeds), "min_seeds": np.asarray(train.min_seeds),
             "level": np.asarray(train.level), "t_values": np.asarray(train.t_values()),
             "threshold": np.asarray(train.threshold), "val_threshold": np.asarray(test.threshold),
@@ -571,7 +574,7 @@ def _accuracy_verdict(ctx, inputs, outcome, which: str, label: str) -> Verdict:
                        details={"traceback": outcome.traceback})
     train, test = _rules_of(inputs)
     rule = train if which == "train" else test
-    labels = inputs["y"] if which == "train" else test_set()[1]   # test labels never leave the grader
+    labels = inputs["y"] if which == "train" else test_set(ctx.reference)[1]   # they never leave the grader
     accs, problem = _accuracies(inputs, outcome, which, labels)
     if accs is None:
         return Verdict(FAIL, problem)
