@@ -59,10 +59,16 @@ def test_a_batch_on_the_cluster_survives_a_killed_worker(cluster, tmp_path):
                                env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
     victim = workers[0]
     deadline = time.monotonic() + 120
-    while not descendants(victim.pid):        # the worker is running a notebook's sandbox
+    tree: set[int] = set()
+    while True:   # the worker is running a notebook's sandbox, started (its processes stable for 0.5 s)
         assert time.monotonic() < deadline and grading.poll() is None, "no task reached the worker"
-        time.sleep(0.1)
-    tree = descendants(victim.pid)
+        time.sleep(0.5)
+        now = descendants(victim.pid)
+        if now and now == tree:
+            break
+        tree = now
+    # Killed at the instant a sandbox is being spawned, a process may outlive its worker: a known
+    # race (README, "Grading on a cluster"), not what this test is about.
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
     printed, _ = grading.communicate(timeout=300)
