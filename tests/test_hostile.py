@@ -279,7 +279,8 @@ def test_memory_bomb(hostile):
     r = results["memory_bomb"]
     assert r["execution"]["status"] == "errors" and cell_errors(r) == [(2, "MemoryError")]
     sgd_fails(r)
-    assert message(r, "sgd_step").startswith("SGD.step raised MemoryError")
+    # the probe hits its memory limit, or, when the machine is busy, filling 2 GB outlasts its 10 s
+    assert message(r, "sgd_step").startswith(("SGD.step raised MemoryError", "SGD could not be run: stopped after 10 s"))
 
 
 def test_fork_bomb(hostile):
