@@ -12,7 +12,8 @@ from . import assignment as assignments, datasets, executors
 from . import rubric as rubric_mod
 from .discover import Submission, folder_name
 from .pipeline import Job, finish, stage_keys
-from .results import read_json, result_path, student_dir
+from .results import result_path, student_dir
+from .write import read_json
 
 
 def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool | set[str],

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import roster as roster_mod
+from .write import read_json
 
 # <sortablename>[_LATE]_<userid>_<fileid>_<filename>; a resubmitted file gets -1, -2 before its extension
 CANVAS = re.compile(r"^(?P<name>[^_]+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<fid>\d+)_(?P<file>.+)$", re.IGNORECASE)
@@ -204,7 +205,7 @@ def unpack(archive: Path, into: Path) -> tuple[Path, list[tuple[Path, str]]]:
     digest = hashlib.sha256()
     _hash_file(digest, archive)
     stamp = into / STAMP
-    kept = _read_stamp(stamp)
+    kept = read_json(stamp)
     if kept is not None and kept.get("zip_sha256") == digest.hexdigest():
         return into, [(Path(e["entry"]), e["why"]) for e in kept.get("not_taken", [])]
     try:
@@ -234,14 +235,6 @@ def unpack(archive: Path, into: Path) -> tuple[Path, list[tuple[Path, str]]]:
     stamp.write_text(json.dumps({"zip_sha256": digest.hexdigest(),
                                  "not_taken": [{"entry": e, "why": why} for e, why in not_taken]}))
     return into, [(Path(e), why) for e, why in not_taken]
-
-
-def _read_stamp(stamp: Path) -> dict | None:
-    try:
-        value = json.loads(stamp.read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _entry_parts(entry: zipfile.ZipInfo) -> tuple[list[str], str | None]:

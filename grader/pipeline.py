@@ -32,8 +32,8 @@ from . import rubric as rubric_mod
 from . import sandbox
 from .check import ERROR, FAIL, Context, Hyperparams, Verdict
 from .discover import Submission
-from .results import SCHEMA, read_json, result_path, student_dir
-from .write import write_atomic
+from .results import SCHEMA, result_path, student_dir
+from .write import read_json, write_atomic
 
 GRADER = Path(__file__).resolve().parent
 # code that does not judge: the class's similarity runs on the verdicts once a batch has them, and

@@ -22,15 +22,6 @@ def result_path(out: Path, student: str) -> Path:
     return student_dir(out, student) / "result.json"
 
 
-def read_json(path: Path) -> dict | None:
-    """A result or stage file, or None when it is missing or not complete JSON."""
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def error_result(sub: Submission, out: Path, error: str, message: str) -> dict:
     """The result of a submission the grader failed on (its traceback in `grader_error`), written
     at once: a TA sees it on the dashboard, and the next run grades it again."""

@@ -1,6 +1,8 @@
-"""Atomic writes: a file is either absent, the old version, or complete; never half-written."""
+"""Atomic writes: a file is either absent, the old version, or complete; never half-written.
+And the way back: such a JSON file read as a dict, or None."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -19,3 +21,12 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_json(path: Path) -> dict | None:
+    """A result, stage or stamp file, or None when it is missing or not complete JSON."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
