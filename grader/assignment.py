@@ -12,6 +12,7 @@ from types import ModuleType
 
 from . import kinds
 from .check import Check
+from .errors import SetupError
 
 try:
     import tomllib
@@ -161,14 +162,14 @@ class Assignment:
 def load(assignment_id: str, rubric_path: Path | None = None) -> Assignment:
     folder = ASSIGNMENTS / assignment_id
     if not (folder / "assignment.toml").is_file():
-        raise SystemExit(f"unknown assignment {assignment_id!r} (known: {', '.join(known())})")
+        raise SetupError(f"unknown assignment {assignment_id!r} (known: {', '.join(known())})")
     spec = tomllib.loads((folder / "assignment.toml").read_text())
     rubric_path = rubric_path or REPO / spec["rubric"]
     rubric = tomllib.loads(rubric_path.read_text())
     checks = [_check_spec(assignment_id, c) for c in spec["checks"]]
     unknown = set(rubric.get("checks", {})) - {c.id for c in checks}
     if unknown:
-        raise SystemExit(f"{rubric_path}: rubric names checks the assignment does not have: {sorted(unknown)}")
+        raise SetupError(f"{rubric_path}: rubric names checks the assignment does not have: {sorted(unknown)}")
     return Assignment(spec["id"], spec.get("title", spec["id"]), folder, spec, rubric, rubric_path,
                       REPO / spec["reference"], checks)
 
@@ -176,7 +177,7 @@ def load(assignment_id: str, rubric_path: Path | None = None) -> Assignment:
 def _check_spec(assignment_id: str, c: dict) -> CheckSpec:
     kind = c.get("kind")
     if kind is not None and kind not in kinds.KINDS:
-        raise SystemExit(f"{assignment_id}: check {c['id']!r} has the unknown kind {kind!r} "
+        raise SetupError(f"{assignment_id}: check {c['id']!r} has the unknown kind {kind!r} "
                          f"(known: {', '.join(kinds.KINDS)})")
     probe = kinds.KINDS[kind].PROBE if kind else c.get("probe")
     return CheckSpec(c["id"], c.get("title", c["id"]), tuple(c.get("requires", ())), probe, c.get("outcome_of"),

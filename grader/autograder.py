@@ -20,15 +20,11 @@ from pathlib import Path
 
 from . import assignment as assignments, datasets, execute, executors, pipeline, report, sandbox
 from .discover import Submission
+from .errors import SetupError
 from .write import write_atomic
 
 SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")   # Gradescope's
-
-
-class SetupError(Exception):
-    """The container is not laid out so that student code can be kept from the grader's files:
-    a problem for the course staff, never graded as the student's."""
 
 
 @dataclass(frozen=True)

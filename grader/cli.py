@@ -18,6 +18,7 @@ from . import __version__, assignment, datasets, export, gradescope, notebook, o
 from . import selfcheck
 from . import similarity
 from .discover import discover, folder_name
+from .errors import SetupError
 from .batch import grade_batch
 from .executors import cores, default_jobs
 from .pipeline import Job
@@ -57,7 +58,7 @@ def _detect(subs) -> str:
             continue
     found, why = assignment.detect(sources)
     if found is None:
-        raise SystemExit(f"cannot tell which assignment these notebooks are ({why}): pass --assignment "
+        raise SetupError(f"cannot tell which assignment these notebooks are ({why}): pass --assignment "
                          f"({', '.join(assignment.known())})")
     print(f"assignment {found}: {why}", flush=True)
     return found
@@ -158,7 +159,7 @@ def regrade(args: argparse.Namespace) -> int:
     out = Path(args.out)
     saved = json.loads((out / RUN_FILE).read_text()) if (out / RUN_FILE).is_file() else None
     if saved is None:
-        raise SystemExit(f"{out}: no {RUN_FILE}; grade it with `grade` first")
+        raise SetupError(f"{out}: no {RUN_FILE}; grade it with `grade` first")
     again = argparse.Namespace(**saved, out=str(out), force=False)
     return grade(again, force=set(args.student) if args.student else False, recheck=args.rescore)
 
@@ -200,11 +201,15 @@ def main(argv: list[str] | None = None) -> int:
     prairielearn.add_parser(sub)
     selfcheck.add_parser(sub)
     args = ap.parse_args(argv)
-    if hasattr(args, "run"):   # a platform's command
-        return args.run(args)
-    if args.command == "regrade":
-        return regrade(args)
-    return grade(args, force=args.force)
+    try:
+        if hasattr(args, "run"):   # a platform's command
+            return args.run(args)
+        if args.command == "regrade":
+            return regrade(args)
+        return grade(args, force=args.force)
+    except SetupError as problem:   # the run cannot start as asked: say why, no traceback
+        print(f"grader: {problem}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

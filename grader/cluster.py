@@ -19,6 +19,7 @@ from typing import Callable
 
 from . import assignment as assignments, datasets, pipeline, sandbox
 from .discover import Submission, folder_name
+from .errors import SetupError
 from .results import error_result, student_dir
 from .write import write_atomic
 
@@ -58,7 +59,7 @@ def grade_remote(payload: dict) -> dict:
             rubric.write_text(payload["rubric"])
         try:
             box, _ = sandbox.choose("bwrap" if payload["isolation"] == sandbox.BWRAP else "none")
-        except SystemExit as exc:   # never end the worker: the client reports it
+        except SetupError as exc:   # never end the worker: the client reports it
             raise RuntimeError(f"this worker cannot sandbox as the client asks: {exc}") from None
         job = pipeline.Job(payload["assignment"], rubric, payload["data"], root / "out", datasets.cache_root(),
                            threads=1, box=box, seed=payload["seed"])

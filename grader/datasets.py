@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 from filelock import FileLock
 
+from .errors import SetupError
 from .write import write_atomic
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,7 +93,7 @@ def for_assignment(kind: str | None, spec: str | None) -> Dataset:
     datasets/), `spec` from --data (None: the provider's default)."""
     if kind is None:
         if spec is not None:
-            raise SystemExit("--data: this assignment uses no data set")
+            raise SetupError("--data: this assignment uses no data set")
         return NONE
     p = provider(kind)
     return _materialise(p, *p.resolve(spec))
@@ -106,7 +107,7 @@ def provider(kind: str) -> ModuleType:
     """datasets/<kind>/provider.py (datasets/README.md says what it holds)."""
     path = PROVIDERS / kind / "provider.py"
     if not path.is_file():
-        raise SystemExit(f"no provider for the data set {kind!r}: expected {path} (datasets/README.md)")
+        raise SetupError(f"no provider for the data set {kind!r}: expected {path} (datasets/README.md)")
     name = f"nngrader_dataset_{kind}"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, path)

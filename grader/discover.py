@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import roster as roster_mod
+from .errors import SetupError
 from .write import read_json
 
 # <sortablename>[_LATE]_<userid>_<fileid>_<filename>; a resubmitted file gets -1, -2 before its extension
@@ -105,7 +106,7 @@ def discover(root: Path, roster: Path | None = None, unpack_to: Path | None = No
     if root.is_file() and zipfile.is_zipfile(root):
         root, refused = unpack(root, Path(unpack_to or root.with_suffix("")).absolute())
     if not root.is_dir():
-        raise SystemExit(f"{root}: not a folder of submissions or a zip of them")
+        raise SetupError(f"{root}: not a folder of submissions or a zip of them")
     intake = Intake([], skipped=list(refused))
     groups: dict[str, dict] = {}   # student -> {"files": [(path, rank)], "info", "late", "folder", "kind", "stem"}
     for entry in sorted(root.iterdir()):
@@ -211,13 +212,13 @@ def unpack(archive: Path, into: Path) -> tuple[Path, list[tuple[Path, str]]]:
     try:
         z = zipfile.ZipFile(archive)
     except Exception as exc:  # noqa: BLE001 - a damaged directory, names that are not UTF-8, ...
-        raise SystemExit(f"{archive}: the zip cannot be read ({type(exc).__name__}: {exc}); unpack it yourself "
+        raise SetupError(f"{archive}: the zip cannot be read ({type(exc).__name__}: {exc}); unpack it yourself "
                          "and grade the folder") from None
     not_taken: list[tuple[str, str]] = []
     with z:
         entries = z.infolist()
         if sum(e.file_size for e in entries) > MAX_UNPACKED:
-            raise SystemExit(f"{archive}: unpacks to more than {MAX_UNPACKED >> 30} GB; unpack it yourself")
+            raise SetupError(f"{archive}: unpacks to more than {MAX_UNPACKED >> 30} GB; unpack it yourself")
         into.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=into.parent, prefix=".unpacking-"))
         taken: dict[str, str] = {}   # every file and folder made ("a/b" or "a/") -> the entry that made it

@@ -22,6 +22,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from . import assignment as assignments, autograder, datasets, packing, report
+from .errors import SetupError
 
 REPO = assignments.REPO
 TEMPLATES = REPO / "platforms" / "gradescope"
@@ -46,7 +47,7 @@ def build_zip(assignment_id: str, data: str | None, out: Path) -> list[str]:
         entries.update(packing.tree(REPO / "datasets" / a.dataset_kind))   # the provider, and its default data
         entries.update({str(path.relative_to(REPO)): path for path in provider.EMBEDDED})
         if data in provider.DOWNLOADS:
-            raise SystemExit(f"--data {data} downloads at grading time: pass a folder or a file to embed instead")
+            raise SetupError(f"--data {data} downloads at grading time: pass a folder or a file to embed instead")
         if data is not None:
             source = Path(data)
             data_entry = f"data/{source.name}"
@@ -112,7 +113,7 @@ def results(graded: autograder.Graded | autograder.Upload) -> dict:
 def _failure(error: BaseException) -> dict:
     """When the grader itself fails: the student is told plainly; the traceback goes to the
     staff's log (Gradescope's stdout), not to the student."""
-    staff = "the course staff must fix the autograder" if isinstance(error, autograder.SetupError) else \
+    staff = "the course staff must fix the autograder" if isinstance(error, SetupError) else \
         "the course staff can see why in the autograder's log"
     return {"score": 0.0, "output_format": "html",
             "output": str(Markup("<p>Your notebook was not graded: the autograder failed ({}). "
@@ -140,10 +141,7 @@ def run(args: argparse.Namespace) -> int:
 
 def build(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    try:
-        names = build_zip(args.assignment, args.data, out)
-    except autograder.SetupError as error:
-        raise SystemExit(str(error)) from None
+    names = build_zip(args.assignment, args.data, out)   # a SetupError: cli says it
     print(f"{out}: {len(names)} files, {out.stat().st_size / 1e6:.1f} MB; upload it as the assignment's "
           "autograder (Gradescope: Configure Autograder > Zip file upload)")
     return 0

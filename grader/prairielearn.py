@@ -19,6 +19,7 @@ import traceback
 from pathlib import Path
 
 from . import autograder
+from .errors import SetupError
 
 SETTINGS = "nngrader.json"     # in the question's tests/ folder: {"assignment": "...", "data": null}
 
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         settings = json.loads((root / "tests" / SETTINGS).read_text()) if (root / "tests" / SETTINGS).is_file() else {}
         assignment_id = args.assignment or settings.get("assignment")
         if not assignment_id:
-            raise autograder.SetupError(f"no assignment: put {SETTINGS} with {{\"assignment\": ...}} in the "
+            raise SetupError(f"no assignment: put {SETTINGS} with {{\"assignment\": ...}} in the "
                                         "question's tests/ folder, or pass --assignment")
         out = results(autograder.grade(root, "student", "results", assignment_id, settings.get("data"), args.sandbox))
     except Exception:  # noqa: BLE001 - PrairieLearn needs a results file whatever happened

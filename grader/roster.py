@@ -7,6 +7,8 @@ import csv
 import re
 from pathlib import Path
 
+from .errors import SetupError
+
 # our field -> the column names it is known by (compared without case, spaces or punctuation)
 COLUMNS = {
     "lms_id": ["id", "userid", "canvasid", "identifier", "participant", "participantid", "studentid"],
@@ -35,7 +37,7 @@ def read(path: Path) -> list[dict]:
             if _key(column) in known and name not in where:
                 where[name] = i
     if not where:
-        raise SystemExit(f"{path}: no roster columns (expected e.g. ID, Student, Email, SIS User ID, Section)")
+        raise SetupError(f"{path}: no roster columns (expected e.g. ID, Student, Email, SIS User ID, Section)")
     people = []
     for row in rows[1:]:
         person = {name: row[i].strip() for name, i in where.items() if i < len(row) and row[i].strip()}

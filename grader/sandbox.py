@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .errors import SetupError
+
 BWRAP, RLIMITS = "bwrap", "rlimits"
 # The interpreter by a path the sandbox can see: only the real folders of the Python
 # installation are mounted, so a venv reached through a symlink (a checkout under a linked
@@ -298,7 +300,7 @@ def choose(requested: str) -> tuple[Sandbox, str | None]:
     if problem is None:
         return Sandbox(BWRAP), None
     if requested == "bwrap":
-        raise SystemExit(f"--sandbox bwrap: {problem}")
+        raise SetupError(f"--sandbox bwrap: {problem}")
     return Sandbox(RLIMITS), (f"WARNING: {problem}, so student code cannot be sandboxed.\n{_remedy(problem)}\n"
                               f"  Grading now with resource limits only: {risks}. Every result records "
                               f"\"isolation\": \"rlimits\". See SECURITY.md.")

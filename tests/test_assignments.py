@@ -9,6 +9,7 @@ import pytest
 
 from grader import assignment
 from grader.check import Check
+from grader.errors import SetupError
 
 
 @pytest.mark.parametrize("assignment_id", assignment.known())
@@ -35,3 +36,17 @@ def test_a_check_without_an_implementation_or_inputs_is_refused(tmp_path):
     with pytest.raises(ValueError, match="'optimizer' runs the probe 'optimizer' but has no inputs"):
         dataclasses.replace(a, id="nnfs_no_inputs", folder=folder).implementations()
     assert isinstance(a.implementations()["optimizer"], Check)
+
+
+def test_a_run_that_cannot_start_says_why_without_a_traceback(tmp_path, capsys):
+    """Library modules raise SetupError (grader/errors.py); the command line prints it and exits 2."""
+    from grader import cli
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    code = cli.main(["grade", str(folder), "--assignment", "no_such_homework", "--out", str(tmp_path / "out"),
+                     "--sandbox", "none"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "unknown assignment 'no_such_homework' (known: " in err and "Traceback" not in err
+    with pytest.raises(SetupError, match="unknown assignment"):
+        assignment.load("no_such_homework")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from grader import datasets
+from grader.errors import SetupError
 from reference import cifar10_fcnet as ref
 
 
@@ -38,5 +39,5 @@ def test_cifar10_lives_in_its_provider_and_the_grader_only_runs_its_hook():
     assert ds.kernel_env()["NNGRADER_KERNEL_HOOKS"] == str(hook) and hook.parent in ds.readable
     assert ds.kernel_env()["NNGRADER_CIFAR10_DIR"] == str(ds.public_dir) and ds.hidden_dir not in ds.readable
     assert datasets.for_assignment(None, None).kernel_env() == {}
-    with pytest.raises(SystemExit, match="no provider for the data set 'mnist'"):
+    with pytest.raises(SetupError, match="no provider for the data set 'mnist'"):
         datasets.for_assignment("mnist", None)

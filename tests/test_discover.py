@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader.discover import discover
+from grader.errors import SetupError
 
 
 def test_a_relative_path_gives_absolute_submissions(tmp_path, monkeypatch):
@@ -131,7 +132,7 @@ def test_a_plain_roster_matches_by_login_or_email(tmp_path):
 
 def test_not_a_folder_or_zip_says_so(tmp_path):
     (tmp_path / "x.txt").write_text("")
-    with pytest.raises(SystemExit, match="not a folder of submissions or a zip"):
+    with pytest.raises(SetupError, match="not a folder of submissions or a zip"):
         discover(tmp_path / "x.txt")
 
 

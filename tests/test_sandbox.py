@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from grader import datasets, sandbox
+from grader.errors import SetupError
 
 from conftest import REPO
 
@@ -144,7 +145,7 @@ def test_auto_falls_back_with_one_warning_and_bwrap_refuses(monkeypatch):
         box, warning = sandbox.choose("auto")
         assert box.mode == sandbox.RLIMITS and "bwrap is not installed" in warning and "SECURITY.md" in warning
         assert "sudo apt-get install bubblewrap" in warning and "run the same command again" in warning
-        with pytest.raises(SystemExit, match="--sandbox bwrap: bwrap is not installed"):
+        with pytest.raises(SetupError, match="--sandbox bwrap: bwrap is not installed"):
             sandbox.choose("bwrap")
         assert sandbox.choose("none")[0].mode == sandbox.RLIMITS
     finally:
