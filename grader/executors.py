@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from .discover import Submission
-from .pipeline import Job, grade_one
+from .pipeline import Job, grade_one, load
 from .results import error_result
 
 Record = Callable[[dict], None]
@@ -60,7 +60,7 @@ class LocalPool:
         if not subs:
             return broken
         with ProcessPoolExecutor(min(jobs, len(subs)), mp_context=get_context("spawn"), initializer=worker_init,
-                                 initargs=(job.threads,)) as pool:
+                                 initargs=(job.threads, job)) as pool:
             futures = {pool.submit(_safe_grade, sub, job, overrides.get(sub.student, [])): sub for sub in subs}
             for future in as_completed(futures):
                 try:
@@ -70,16 +70,19 @@ class LocalPool:
         return broken
 
 
-def worker_init(threads: int) -> None:
-    """A grading worker: BLAS threads as the batch says, and gone when the grader is, even when
-    stuck in C code holding the interpreter lock (a prctl death signal; it follows the thread that
-    started the worker, here the batch's, which outlives the pool)."""
+def worker_init(threads: int, job: Job | None = None) -> None:
+    """A grading worker: BLAS threads as the batch says, the job's assignment and data set loaded
+    once for all it grades, and gone when the grader is, even when stuck in C code holding the
+    interpreter lock (a prctl death signal; it follows the thread that started the worker, here
+    the batch's, which outlives the pool)."""
     import multiprocessing
 
     from threadpoolctl import threadpool_limits
 
     from .bounded import die_with_parent
     threadpool_limits(threads)
+    if job is not None:
+        load(job, keep=True)
     known = multiprocessing.parent_process()   # the grader's pid, even if it is already gone
     parent = known.pid if known is not None and known.pid else os.getppid()
     if die_with_parent(parent):

@@ -85,12 +85,28 @@ def sandbox_limits(limits: dict, memory_key: str, cpu_seconds: float) -> sandbox
                           disk_mb=int(limits.get("disk_mb", defaults.disk_mb)))
 
 
+_LOADED: dict[tuple, tuple[assignments.Assignment, datasets.Dataset]] = {}
+
+
+def load(job: Job, keep: bool = False) -> tuple[assignments.Assignment, datasets.Dataset]:
+    """The job's assignment (spec, rubric, reference, checks) and data set. `keep`: loaded once for
+    the process and carried to every submission it grades: a batch's worker, which lives for one
+    batch, so the files cannot change under it (anywhere else they are read again)."""
+    name = (job.assignment_id, job.rubric_path, job.data_spec)
+    if name in _LOADED:
+        return _LOADED[name]
+    a = assignments.load(job.assignment_id, job.rubric_path)
+    loaded = a, datasets.for_assignment(a.dataset_kind, job.data_spec)
+    if keep:
+        _LOADED[name] = loaded
+    return loaded
+
+
 def grade_one(sub: Submission, job: Job, overrides: list[dict] | None = None) -> dict:
     """Grade one submission (executing it only when its execution is not kept), then score and
     write its result and reports."""
     started = time.monotonic()
-    a = assignments.load(job.assignment_id, job.rubric_path)
-    ds = datasets.for_assignment(a.dataset_kind, job.data_spec)
+    a, ds = load(job)
     sha = sub.sha256()
     keys = stage_keys(sha, job, a, ds)
     folder = student_dir(job.out, sub.student)

@@ -21,7 +21,7 @@ import pytest
 
 from grader import datasets, gradescope
 
-from conftest import REPO, SAMPLE, reference_cell
+from conftest import SAMPLE, reference_cell
 
 # https://gradescope-autograders.readthedocs.io/en/latest/specs/
 OUTPUT_FORMATS = ("text", "html", "simple_format", "md", "ansi")

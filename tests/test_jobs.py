@@ -11,3 +11,18 @@ def test_jobs_follow_memory_as_well_as_cores(monkeypatch):
     assert executors.default_jobs({"kernel_memory_mb": 2048}) == (16, "16 core(s), 500,000 MB available, 3,072 MB a job")
     monkeypatch.setattr(executors, "available_memory_mb", lambda: 3_000)
     assert executors.default_jobs({"kernel_memory_mb": 8192})[0] == 1          # never none
+
+
+def test_a_worker_loads_the_assignment_once_and_other_callers_each_time(monkeypatch, tmp_path):
+    from grader import assignment, pipeline, sandbox
+    loads = []
+    real = assignment.load
+    monkeypatch.setattr(assignment, "load", lambda *args: loads.append(args) or real(*args))
+    monkeypatch.setattr(pipeline, "_LOADED", {})
+    job = pipeline.Job("cs231n_layers", None, None, tmp_path, tmp_path, threads=1, box=sandbox.Sandbox(sandbox.RLIMITS))
+    first = pipeline.load(job, keep=True)   # what a batch's worker does when it starts
+    assert pipeline.load(job) is first and len(loads) == 1
+    other = pipeline.Job("nnfs_sgd_momentum", None, None, tmp_path, tmp_path, threads=1, box=job.box)
+    pipeline.load(other)
+    pipeline.load(other)
+    assert len(loads) == 3
