@@ -12,7 +12,7 @@ from . import assignment as assignments, datasets, executors
 from . import rubric as rubric_mod
 from .discover import Submission, folder_name
 from .pipeline import Job, finish, stage_keys
-from .results import result_path, student_dir
+from .results import Result, result_path, student_dir
 from .write import read_json
 
 
@@ -38,8 +38,11 @@ def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool | set[s
         forced = force is True or (isinstance(force, set) and not force.isdisjoint(named))
         prior = None if forced or recheck else read_json(result_path(job.out, sub.student))
         keys = stage_keys(sub.sha256(), job, a, ds)
+        kept = None
         if prior is not None and prior.get("keys") == keys and not prior.get("grader_error"):
-            record(_rescored(prior, sub, a, job, overrides.get(sub.student, [])), cached=True)
+            kept = _rescored(prior, sub, a, job, overrides.get(sub.student, []))
+        if kept is not None:
+            record(kept, cached=True)
         else:
             if forced:
                 (student_dir(job.out, sub.student) / "execution.json").unlink(missing_ok=True)
@@ -49,12 +52,17 @@ def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool | set[s
     return results
 
 
-def _rescored(prior: dict, sub: Submission, a, job: Job, overrides: list[dict]) -> dict:
+def _rescored(prior: dict, sub: Submission, a, job: Job, overrides: list[dict]) -> dict | None:
     """A kept result under the current points, late policy, overrides and student details;
-    written again (with its reports) only when that changes it."""
-    result = rubric_mod.rescore({**copy.deepcopy(prior), "student_info": sub.info,
-                                 "late_input": {"marked": sub.late, "submitted_at": sub.submitted_at}}, a, overrides)
-    return prior if result == prior else finish(result, a, job, overrides)
+    written again (with its reports) only when that changes it. None: the stored file is not a
+    result this grader wrote (edited by hand?): it is graded again."""
+    try:
+        result = Result.from_json({**copy.deepcopy(prior), "student_info": sub.info,
+                                   "late_input": {"marked": sub.late, "submitted_at": sub.submitted_at}})
+    except (TypeError, ValueError):
+        return None
+    result = rubric_mod.rescore(result, a, overrides)
+    return prior if result.to_json() == prior else finish(result, a, job, overrides)
 
 
 def _remove_leftovers(out: Path, older_than_s: float = 60) -> None:

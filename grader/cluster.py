@@ -11,7 +11,6 @@ the client's is caught by the keys, and its result is reported, not used.
 """
 from __future__ import annotations
 
-import json
 import tempfile
 import traceback
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Callable
 from . import assignment as assignments, datasets, pipeline, sandbox
 from .discover import Submission, folder_name
 from .errors import SetupError
-from .results import error_result, student_dir
+from .results import Result, error_result, student_dir
 from .write import write_atomic
 
 STAGE_FILES = ("executed.ipynb", "execution.json")
@@ -113,5 +112,4 @@ def _keep(done: dict, sub: Submission, keys: dict, job: pipeline.Job, a, overrid
     folder = student_dir(job.out, sub.student)
     for name, data in done["files"].items():
         write_atomic(folder / name, data)
-    result["graded_on"] = "cluster"
-    return pipeline.finish(json.loads(json.dumps(result)), a, job, overrides)
+    return pipeline.finish(Result.from_json({**result, "graded_on": "cluster"}), a, job, overrides)

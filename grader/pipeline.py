@@ -32,7 +32,7 @@ from . import rubric as rubric_mod
 from . import sandbox
 from .check import ERROR, FAIL, Context, Hyperparams, Verdict
 from .discover import Submission
-from .results import SCHEMA, result_path, student_dir
+from .results import Result, result_path, student_dir
 from .write import read_json, write_atomic
 
 GRADER = Path(__file__).resolve().parent
@@ -122,33 +122,32 @@ def grade_one(sub: Submission, job: Job, overrides: list[dict] | None = None) ->
         hp = _hyperparams(loaded.notebook, a, ran, notebook.marked_cell(loaded.notebook, a.marker))
     verdicts = run_checks(a, ds, job, loaded, extraction, hp, timing, ran.get("probed"))
     results = [rubric_mod.score(c.id, c.title, verdicts[c.id], a.check_rubric(c.id)) for c in a.checks]
-    result = {
-        "schema": SCHEMA,
-        "student": sub.student,
-        "student_info": sub.info,
-        "submission": str(sub.path.name if sub.folder is None else sub.path.relative_to(sub.folder.parent)),
-        "submission_sha256": sha,
-        "assignment": a.id,
-        "dataset": ds.describe(),
-        "grader_version": __version__,
-        "isolation": job.box.mode,
-        "keys": keys,
-        "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "checks": [{**r.to_json(), "requires": list(c.requires)} for r, c in zip(results, a.checks)],
-        "late_input": {"marked": sub.late, "submitted_at": sub.submitted_at},
-        "notebook": {"problem": loaded.problem, "note": "; ".join(x for x in (loaded.note, sub.note) if x)},
-        "execution": {**ran["execution"], "kept": bool(ran.get("kept")),
-                      "missing_modules": imports.missing_modules(ran["execution"].get("errors", []),
-                                                                 a.kernel_packages)},
-        "extraction": {"found": extraction.found, "sources": extraction.sources, "spelled": extraction.spelled,
-                       "parse_problems": [p.__dict__ for p in extraction.problems]},
-        "hyperparams": {"values": hp.values, "source": hp.source, "note": hp.note, "cell": hp.cell,
-                        "flags": provenance.hyperparam_flags(hp.values, (ran.get("probed") or {}).get("observed"))},
-        "provenance": _provenance(extraction, ran, a),
-        "timing": {**{k: round(v, 2) for k, v in timing.items()}, "total": round(time.monotonic() - started, 2),
-                   "worker_peak_rss_mb": _peak_rss_mb()},
-    }
-    return finish(json.loads(json.dumps(result, default=_json_default)), a, job, overrides or [])
+    result = Result(
+        student=sub.student,
+        student_info=sub.info,
+        submission=str(sub.path.name if sub.folder is None else sub.path.relative_to(sub.folder.parent)),
+        submission_sha256=sha,
+        assignment=a.id,
+        dataset=ds.describe(),
+        grader_version=__version__,
+        isolation=job.box.mode,
+        keys=keys,
+        graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        checks=[{**r.to_json(), "requires": list(c.requires)} for r, c in zip(results, a.checks)],
+        late_input={"marked": sub.late, "submitted_at": sub.submitted_at},
+        notebook={"problem": loaded.problem, "note": "; ".join(x for x in (loaded.note, sub.note) if x)},
+        execution={**ran["execution"], "kept": bool(ran.get("kept")),
+                   "missing_modules": imports.missing_modules(ran["execution"].get("errors", []), a.kernel_packages)},
+        extraction={"found": extraction.found, "sources": extraction.sources, "spelled": extraction.spelled,
+                    "parse_problems": [p.__dict__ for p in extraction.problems]},
+        hyperparams={"values": hp.values, "source": hp.source, "note": hp.note, "cell": hp.cell,
+                     "flags": provenance.hyperparam_flags(hp.values, (ran.get("probed") or {}).get("observed"))},
+        provenance=_provenance(extraction, ran, a),
+        timing={**{k: round(v, 2) for k, v in timing.items()}, "total": round(time.monotonic() - started, 2),
+                "worker_peak_rss_mb": _peak_rss_mb()})
+    # plain JSON values from here on (numpy scalars in details become numbers)
+    return finish(Result.from_json(json.loads(json.dumps(result.to_json(), default=_json_default))), a, job,
+                  overrides or [])
 
 
 def _execution(sub: Submission, job: Job, a, ds, loaded, key: str, folder: Path) -> dict:
@@ -192,18 +191,19 @@ def _provenance(extraction, ran: dict, a) -> dict:
     return {"flags": flags, "note": note}
 
 
-def finish(result: dict, a, job: Job, overrides: list[dict]) -> dict:
+def finish(result: Result, a, job: Job, overrides: list[dict]) -> dict:
     """Score a result from its verdicts (points, late policy, overrides), then write it and its
-    reports. The result is on disk before any report is rendered: a report problem costs nothing."""
-    rubric_mod.rescore(result, a, overrides)
-    path = result_path(job.out, result["student"])
-    write_atomic(path, json.dumps(result, indent=1))
+    reports; its stored form is returned. The result is on disk before any report is rendered: a
+    report problem costs nothing."""
+    stored = rubric_mod.rescore(result, a, overrides).to_json()
+    path = result_path(job.out, result.student)
+    write_atomic(path, json.dumps(stored, indent=1))
     try:
-        report.write_student(path.parent, result, job.feedback)
+        report.write_student(path.parent, stored, job.feedback)
     except Exception:  # noqa: BLE001
-        result["report_error"] = traceback.format_exc()
-        write_atomic(path, json.dumps(result, indent=1))
-    return result
+        stored["report_error"] = traceback.format_exc()
+        write_atomic(path, json.dumps(stored, indent=1))
+    return stored
 
 
 def _peak_rss_mb() -> int:

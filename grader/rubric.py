@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from .check import ERROR, FAIL, PASS, WARN, Verdict
+from .results import Result
 
 
 @dataclass
@@ -102,10 +103,11 @@ def _when(value) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.astimezone()
 
 
-def rescore(result: dict, a, overrides: list[dict]) -> dict:
+def rescore(result: Result, a, overrides: list[dict]) -> Result:
     """Points, late deduction and overrides of a result, from its stored verdicts, as the current
-    rubric says. Returns the result with `points`/`auto_points` per check and the totals."""
-    for check in result.get("checks", []):
+    rubric says: the one place points are given. Returns the result with `points`/`auto_points`
+    per check and the totals."""
+    for check in result.checks:
         table = a.check_rubric(check["id"])
         check["max_points"] = float(table.get("points", 0))
         check["auto_points"] = points_for(check["status"], check.get("fraction"), table)
@@ -115,15 +117,12 @@ def rescore(result: dict, a, overrides: list[dict]) -> dict:
             check["override"] = {"points": float(mine[-1]["points"]), "comment": mine[-1].get("comment", "")}
         else:
             check.pop("override", None)
-    max_total = round(sum(c["max_points"] for c in result.get("checks", [])), 2)
-    auto_total = round(sum(c["auto_points"] for c in result.get("checks", [])), 2)
-    late = late_deduction(a.rubric.get("late", {}), Late(**result.get("late_input", {})), max_total)
-    total = round(max(0.0, sum(c["points"] for c in result.get("checks", [])) - late["deduction"]), 2)
+    result.max_total = round(sum(c["max_points"] for c in result.checks), 2)
+    auto_total = round(sum(c["auto_points"] for c in result.checks), 2)
+    result.late = late_deduction(a.rubric.get("late", {}), Late(**result.late_input), result.max_total)
+    result.auto_total = round(max(0.0, auto_total - result.late["deduction"]), 2)
+    total = round(max(0.0, sum(c["points"] for c in result.checks) - result.late["deduction"]), 2)
     whole = [o for o in overrides if o.get("check") in (None, "total")]
-    result.update({"max_total": max_total, "auto_total": round(max(0.0, auto_total - late["deduction"]), 2),
-                   "late": late, "total": float(whole[-1]["points"]) if whole else total})
-    if whole:
-        result["override"] = {"points": float(whole[-1]["points"]), "comment": whole[-1].get("comment", "")}
-    else:
-        result.pop("override", None)
+    result.total = float(whole[-1]["points"]) if whole else total
+    result.override = {"points": float(whole[-1]["points"]), "comment": whole[-1].get("comment", "")} if whole else None
     return result

@@ -8,6 +8,7 @@ import io
 import pytest
 
 from grader import assignment, export, overrides, report, rubric
+from grader.results import Result
 from grader.rubric import Late, late_deduction
 
 
@@ -100,21 +101,23 @@ def test_late_policy(late, days, deduction):
 def test_rescoring_applies_points_late_policy_and_overrides_from_stored_verdicts():
     a = assignment.load("cifar10_fcnet")
     a.rubric["late"] = POLICY
-    r = {"student": "ann", "late_input": {"marked": False, "submitted_at": "2026-11-21T05:00:00+00:00"},
-         "checks": [{"id": "forward", "status": "pass", "fraction": None},
-                    {"id": "backward", "status": "fail", "fraction": 0.75},
-                    {"id": "sgd_step", "status": "pass_with_warning", "fraction": None},
-                    {"id": "hyperparams", "status": "error", "fraction": None},
-                    {"id": "end_to_end", "status": "pass", "fraction": None}]}
+    r = Result("ann", {}, "ann.ipynb", execution={}, late_input={"marked": False,
+                                                             "submitted_at": "2026-11-21T05:00:00+00:00"},
+               checks=[{"id": "forward", "status": "pass", "fraction": None},
+                       {"id": "backward", "status": "fail", "fraction": 0.75},
+                       {"id": "sgd_step", "status": "pass_with_warning", "fraction": None},
+                       {"id": "hyperparams", "status": "error", "fraction": None},
+                       {"id": "end_to_end", "status": "pass", "fraction": None}])
     rubric.rescore(r, a, [])
-    assert [c["points"] for c in r["checks"]] == [20.0, 22.5, 20.0, 0.0, 0.0]   # sgd_step has no deduction set
-    assert (r["max_total"], r["late"]["deduction"], r["total"], r["auto_total"]) == (90.0, 9.0, 53.5, 53.5)
+    assert [c["points"] for c in r.checks] == [20.0, 22.5, 20.0, 0.0, 0.0]   # sgd_step has no deduction set
+    assert (r.max_total, r.late["deduction"], r.total, r.auto_total) == (90.0, 9.0, 53.5, 53.5)
     rubric.rescore(r, a, [{"check": "hyperparams", "points": 20, "comment": "grader bug, checked by hand"}])
-    assert r["checks"][3]["points"] == 20 and r["checks"][3]["auto_points"] == 0
-    assert r["checks"][3]["override"] == {"points": 20.0, "comment": "grader bug, checked by hand"}
-    assert (r["total"], r["auto_total"]) == (73.5, 53.5)
+    assert r.checks[3]["points"] == 20 and r.checks[3]["auto_points"] == 0
+    assert r.checks[3]["override"] == {"points": 20.0, "comment": "grader bug, checked by hand"}
+    assert (r.total, r.auto_total) == (73.5, 53.5)
     rubric.rescore(r, a, [{"check": "total", "points": 88, "comment": "extension granted"}])
-    assert r["total"] == 88 and r["override"]["comment"] == "extension granted" and "override" not in r["checks"][3]
+    assert r.total == 88 and r.override["comment"] == "extension granted" and "override" not in r.checks[3]
+    assert "override" not in Result.from_json(rubric.rescore(r, a, []).to_json()).to_json()   # none left stored
 
 
 def test_overrides_file_problems_are_reported_not_dropped(tmp_path):
