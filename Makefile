@@ -1,7 +1,7 @@
 # make grade SUBMISSIONS=dir|zip [OUT=grades] [ROSTER=csv] [CANVAS_COLUMN=title|id] [FEEDBACK=1] [DATA=dir|keras] [JOBS=n] [ASSIGNMENT=id]
 #            [FORCE=1] [SANDBOX=auto|bwrap|none] [SCHEDULER=tcp://host:8786]
 # make test        the test suite (sets up .venv from pyproject.toml on first use)
-# make bench       grade N generated submissions and compare with plain nbclient
+# make bench [N=20] [AGAINST=rev]   grade N generated submissions, compare with plain nbclient (and the grader at rev)
 # make screenshots the README's pictures (docs/*.png), from the Canvas example, in headless Chromium
 # make gradescope ASSIGNMENT=id [DATA=dir|npz] [ZIP=autograder.zip]   the Gradescope autograder (README)
 # make student-kit ASSIGNMENT=id   the zip students install to run `nngrader check` on their notebook (README)
@@ -35,7 +35,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
-	$(BIN)/python benchmarks/bench.py --n $(N) $(if $(DATA),--data "$(DATA)") $(if $(JOBS),-j $(JOBS))
+	$(BIN)/python benchmarks/bench.py --n $(N) $(if $(DATA),--data "$(DATA)") $(if $(JOBS),-j $(JOBS)) $(if $(AGAINST),--against $(AGAINST))
 
 screenshots: setup
 	$(BIN)/python docs/screenshots.py

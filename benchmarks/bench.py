@@ -191,6 +191,31 @@ def seed_rules(results: list[dict], data: str | None) -> dict:
             "old_s": round(sum(r["old_s"] for r in rows), 1)}
 
 
+def against(rev: str, subs: Path, work: Path, args) -> dict:
+    """The same submissions graded by this checkout's grader and by the grader at `rev` (a git
+    worktree), each as a fresh process with a fresh cache, in turn: a change's cost from one run,
+    on one machine in one state. Verdicts and totals are compared too."""
+    tree = work / f"at-{rev}"
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(tree), rev], check=True)
+    walls, totals = {}, {}
+    try:
+        for name, root in (("this checkout", REPO), (rev, tree)):
+            out, cache = work / f"out-{name.replace(' ', '-')}", work / f"cache-{name.replace(' ', '-')}"
+            argv = [sys.executable, "-m", "grader", "grade", str(subs), "--assignment", "cifar10_fcnet",
+                    "--out", str(out), "-j", str(args.jobs)] + (["--data", args.data] if args.data else [])
+            started = time.monotonic()   # python -m: the checkout's own grader package comes first
+            subprocess.run(argv, cwd=root, env={**os.environ, "NNGRADER_CACHE": str(cache)},
+                           stdout=subprocess.DEVNULL, check=False)
+            walls[name] = round(time.monotonic() - started, 1)
+            stored = (json.loads(path.read_text()) for path in out.glob("*/result.json"))
+            totals[name] = {r["student"]: r.get("total") for r in stored}
+    finally:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=False)
+    a, b = walls.values()
+    same = totals["this checkout"] == totals[rev]
+    return {"rev": rev, "walls_s": walls, "ratio": round(a / b, 2), "same_totals": same}
+
+
 def _source(data: str | None) -> str:
     """The file or folder the plain kernel parses: what --data names, or the embedded subset."""
     if data is None:
@@ -212,6 +237,9 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write the figures here")
     ap.add_argument("--rerun-scale", type=int, default=300,
                     help="also time a re-run with nothing changed over this many results (copies of one)")
+    ap.add_argument("--against", default=None, metavar="REV",
+                    help="also grade the same submissions with the grader at this git revision, in turn with "
+                         "this checkout's, each fresh: a change's cost, from one run")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="nngrader-bench-"))
     os.environ["NNGRADER_CACHE"] = str(work / "cache")
@@ -245,13 +273,14 @@ def main() -> None:
     rerun_scale = _rerun_at_scale(work, out, subs, args) if args.rerun_scale else None
     seeds = seed_rules(results, args.data)
     baseline = plain_nbclient(subs, dataset, _source(args.data), work)
+    compared = against(args.against, subs, work, args) if args.against else None
     figures = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
                "dataset": f"{dataset.name} ({dataset.n_train} training / {dataset.n_test} test images)",
                "submissions": args.n, "kinds": {k: list(kinds.values()).count(k) for k in sorted(set(kinds.values()))},
                "workers": args.jobs, "isolation": results[0].get("isolation"),
                "grade_wall_s": round(grade_wall, 1), "per_submission_s": {k: round(v, 2) for k, v in stages.items()},
                "peak_rss_mb": peak, "plain_nbclient_s": round(baseline, 1), "ratio": round(grade_wall / baseline, 2),
-               "rerun_s": round(rerun_wall, 2), "rerun_at_scale": rerun_scale, "seeds": seeds}
+               "rerun_s": round(rerun_wall, 2), "rerun_at_scale": rerun_scale, "seeds": seeds, "against": compared}
     print()
     print(f"machine: {figures['machine']}")
     print(f"data set: {figures['dataset']}; {args.n} submissions {figures['kinds']}; {args.jobs} worker(s); "
@@ -270,6 +299,10 @@ def main() -> None:
         print(f"  {row['hyperparams']}: rule {row['rule_seeds']} seeds {row['rule_s']:.1f} s"
               f"{' (borderline)' if row['borderline'] else ''}; old {row['old_seeds']} seeds {row['old_s']:.1f} s, "
               f"{row['old_verdict']}")
+    if compared:
+        (here, a), (rev, b) = compared["walls_s"].items()
+        print(f"against {rev}: this checkout {a:.1f} s, {rev} {b:.1f} s, ratio {compared['ratio']:.2f}; "
+              f"totals {'the same' if compared['same_totals'] else 'DIFFER'} for the {args.n} submissions")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1))
     shutil.rmtree(work, ignore_errors=True)
