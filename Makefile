@@ -14,6 +14,8 @@ JOBS ?=
 N ?= 20
 SANDBOX ?= auto
 ZIP ?= autograder.zip
+# every assignment's extra of pyproject.toml (what its notebooks import): the grader's kernel runs here
+EXTRAS := $(shell sed -n '/^\[project.optional-dependencies\]/,/^\[/s/^\([a-z0-9_]*\) = .*/\1/p' pyproject.toml | grep -vx test | paste -sd, -)
 
 .PHONY: grade test bench screenshots gradescope student-kit setup clean
 
@@ -22,7 +24,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,$(EXTRAS)]'
 	touch $@
 
 grade: setup

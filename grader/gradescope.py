@@ -54,7 +54,7 @@ def build_zip(assignment_id: str, data: str | None, out: Path) -> list[str]:
             entries.update({f"data/{k}": v for k, v in packing.tree(source).items()} if source.is_dir()
                            else {data_entry: source})
     config = {"assignment": a.id, "data": data_entry}
-    requirements = "\n".join(_requirements()) + "\n"
+    pip = "\n".join(requirements(a.id)) + "\n"
     tmp = out.with_name(f".{out.name}.tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
         for name in ("setup.sh", "run_autograder"):
@@ -63,7 +63,7 @@ def build_zip(assignment_id: str, data: str | None, out: Path) -> list[str]:
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, (TEMPLATES / name).read_bytes())
         z.writestr(CONFIG, json.dumps(config, indent=1) + "\n")
-        z.writestr("requirements.txt", requirements)
+        z.writestr("requirements.txt", pip)
         for name, path in sorted(entries.items()):
             z.write(path, name)
         names = z.namelist()
@@ -71,14 +71,16 @@ def build_zip(assignment_id: str, data: str | None, out: Path) -> list[str]:
     return names
 
 
-def _requirements() -> list[str]:
-    """What setup.sh installs with pip: the project's dependencies (the grader itself runs from
-    the unpacked zip, so that its paths are the zip's)."""
+def requirements(assignment_id: str) -> list[str]:
+    """What setup.sh installs with pip: the project's dependencies and the assignment's extra,
+    what its notebooks import (the grader itself runs from the unpacked zip, so that its paths
+    are the zip's)."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
-    return list(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"])
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    return [*project["dependencies"], *project.get("optional-dependencies", {}).get(assignment_id, [])]
 
 
 def results(graded: autograder.Graded | autograder.Upload) -> dict:

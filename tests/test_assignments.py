@@ -50,3 +50,16 @@ def test_a_run_that_cannot_start_says_why_without_a_traceback(tmp_path, capsys):
     assert "unknown assignment 'no_such_homework' (known: " in err and "Traceback" not in err
     with pytest.raises(SetupError, match="unknown assignment"):
         assignment.load("no_such_homework")
+
+
+def test_each_assignment_installs_what_its_notebooks_import_and_no_more():
+    """pyproject.toml's extras are named for assignments; a Gradescope zip installs only its own."""
+    from grader import gradescope
+    from grader.assignment import tomllib   # tomli on Python 3.10
+    from conftest import REPO
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert set(extras) - {"test"} <= set(assignment.known())
+    assert any(r.startswith("tensorflow") for r in gradescope.requirements("cifar10_fcnet"))
+    assert any(r.startswith("nnfs") for r in gradescope.requirements("nnfs_sgd_momentum"))
+    assert not any(r.startswith(("tensorflow", "nnfs")) for r in gradescope.requirements("cs231n_layers"))
+    assert "numpy>=1.26" in gradescope.requirements("cs231n_layers")
