@@ -21,18 +21,23 @@ from functools import partial
 from pathlib import Path
 
 from ..check import Check
-from . import dropout, gradients, outputs, update_rule
+from . import dropout, gradients, outputs, shared, update_rule
 
+Hooks = shared.Hooks
 PROBES = Path(__file__).with_name("probes.py")
 KINDS = {"outputs": outputs, "gradients": gradients, "update_rule": update_rule, "dropout": dropout}
 
 
-def check(spec: dict, mistakes: dict, equivalents: dict) -> Check:
-    """The Check of one [[checks]] table of kind spec["kind"], with the assignment's known mistakes
-    and, for an update rule, the published variants it accepts."""
+def check(spec: dict, mistakes: dict, equivalents: dict, hooks: shared.Hooks = shared.Hooks()) -> Check:
+    """The Check of one [[checks]] table of kind spec["kind"], with the assignment's known mistakes,
+    for an update rule the published variants it accepts, and for outputs and gradients the
+    assignment's own inputs and allowances (`hooks`)."""
     kind = KINDS[spec["kind"]]
     extra = (equivalents,) if kind is update_rule else ()
-    return Check(judge=partial(_judge, kind, spec, mistakes, extra), inputs=partial(kind.inputs, spec=spec))
+    inputs = partial(kind.inputs, spec=spec)
+    if kind in (outputs, gradients):
+        extra, inputs = (hooks,), partial(kind.inputs, spec=spec, hooks=hooks)
+    return Check(judge=partial(_judge, kind, spec, mistakes, extra), inputs=inputs)
 
 
 def _judge(kind, spec, mistakes, extra, ctx, inputs, outcome):
