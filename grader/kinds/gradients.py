@@ -16,7 +16,8 @@ Methods instead of functions: `class`, `init`, `attributes`, `args` (grader/kind
 ("dweights", "grads[W1]"), `wrt` the argument or attribute path each is of ("inputs",
 "params[W1]"). Optional: `dout = "dscores"` (the upstream gradient's name, default "dout");
 `cache = false` when backward(dout) takes no cache (the object keeps what it needs); `output =
-"output"` when the forward's self.output must be right too. Inputs are standard normal arrays of
+"output"` when forward sets self.output instead of returning it, and `check_output = true` when
+that must be right too (no other check judges it). Inputs are standard normal arrays of
 the `cases` shapes, or the assignment's own (`CASES[check id]`, dout included).
 
 A gradient whose values are right in another shape passes when it updates its parameter without
@@ -114,7 +115,7 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict, hooks: shared.
                 if int(o[key]) != len(grads):
                     return Verdict(FAIL, f"{backward} returns {int(o[key])} value(s){when}; expected {len(grads)}: "
                                          f"({', '.join(grads)})")
-        if "output" in spec:
+        if spec.get("check_output"):
             wrong = _wrong_output(ctx, spec, case, o, units, f"{named}{forward}'s self.{spec['output']}")
             if wrong:
                 return Verdict(FAIL, wrong)
@@ -253,8 +254,11 @@ class _Gradient:
             if alt is None:
                 continue
             alt, alt_scale = np.asarray(alt, np.float64), np.abs(np.asarray(alt_scale, np.float64))
-            if alt.shape == got.shape and np.any(alt != want) and \
-                    compare(got, alt, self.precision, alt_scale, self.units, self.allowance).ok:
+            if alt.shape != got.shape:
+                continue
+            same = alt.shape == want.shape   # the allowance is the right gradient's, entry by entry
+            if (not same or np.any(alt != want)) and \
+                    compare(got, alt, self.precision, alt_scale, self.units, self.allowance if same else 0.0).ok:
                 return f"{label} {message}"
         if got.shape != want.shape:
             if got.ndim == 2 and got.T.shape == want.shape and self.compare(got.T).ok:
