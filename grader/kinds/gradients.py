@@ -52,11 +52,10 @@ def inputs(ctx, spec: dict, hooks: shared.Hooks = shared.Hooks()) -> dict:
     return flat
 
 
-def _forward(module, spec: dict, case: dict, arrays: dict | None = None):
-    """The output, the result (for its cache) and the object of a forward pass on the case; `arrays`
-    are passed as they are (perturbed in place by centered differences), the rest as copies."""
+def _forward(module, spec: dict, case: dict):
+    """The output, the result (for its cache) and the object of a forward pass on the case."""
     obj = calls.make(module, spec, case)
-    values = [(arrays or {}).get(n, case[n].copy()) for n in calls.args(spec, case)]
+    values = [case[n].copy() for n in calls.args(spec, case)]
     result = calls.call(module, spec, obj, spec["forward"], values)
     out = calls.read(obj, spec["output"]) if "output" in spec else shared.first(result)
     return np.asarray(out, np.float64), result, obj
@@ -98,9 +97,12 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict, hooks: shared.
         return probe_failed(f"{spec.get('class', backward)} could not be run", outcome)
     outs = by_case(outcome.outputs)
     named = f"{spec['class']} " if of_class else ""
-    both = f"{forward} then {backward}" if spec.get("cache", True) else f"{named}{backward}"
-    failed = (raised(both if spec.get("cache", True) else f"{named}{forward}", outs, "forward_error")
-              or raised(both, outs) or shared.returned(backward, outs))
+    if spec.get("cache", True):   # backward's error may come from forward's cache: both are named
+        in_forward = in_backward = f"{forward} then {backward}"
+    else:
+        in_forward, in_backward = f"{named}{forward}", f"{named}{backward}"
+    failed = (raised(in_forward, outs, "forward_error") or raised(in_backward, outs)
+              or shared.returned(backward, outs))
     if failed:
         return failed
     units, dout_name, gen = shared.units(ctx), spec.get("dout", "dout"), np.random.default_rng(ctx.seed)
