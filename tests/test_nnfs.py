@@ -128,6 +128,16 @@ def test_relu_bugs_fail_with_a_reason(backward, says):
     assert status(r, "relu_backward") == ("fail", 0) and says in r["relu_backward"].message
 
 
+def test_relu_backward_needs_the_forward_pass_right_and_a_missing_gradient_costs_its_share():
+    r = grade(answers={"Activation_ReLU.forward": "        self.inputs = inputs\n        self.output = inputs\n"})
+    assert status(r, "relu_backward") == ("fail", 0)
+    assert r["relu_backward"].message.startswith("Activation_ReLU forward's self.output is wrong")
+    r = grade(answers={"Layer_Dense.backward": "        self.dweights = self.inputs.T @ dvalues\n"
+                                               "        self.dbiases = dvalues.sum(axis=0, keepdims=True)\n"})
+    assert status(r, "dense_backward") == ("fail", 13.33)
+    assert r["dense_backward"].message == "dinputs is not set (2 of 3 gradients right)"
+
+
 # ------------------------------------------------------------------ softmax with cross-entropy
 def test_softmax_ce_through_the_softmax_jacobian_passes():
     jacobian = ("        self.activation.output = dvalues\n        samples = len(dvalues)\n"

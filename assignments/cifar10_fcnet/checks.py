@@ -1,6 +1,8 @@
 """Checks of the CIFAR-10 two-layer-net assignment: the grader's side.
 
-For a check with a probe, `inputs_<id>(ctx)` chooses what the student's code is run on (in
+forward and backward are check kinds (assignment.toml); here are their inputs (CASES), known
+mistakes (MISTAKES) and what may go either way at the ReLU's kink (ALLOWANCES). For the other
+checks with a probe, `inputs_<id>(ctx)` chooses what the student's code is run on (in
 the sandbox, by probes.py) and `compare_<id>(ctx, inputs, outcome)` judges the raw outputs
 against the reference, here (the CHECKS table at the end pairs them for the grader).
 `compare_hyperparams` has no probe: it trains the reference. Every message names what is
@@ -8,16 +10,14 @@ wrong and the likely cause, in the student's terms.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from grader import bounded, seeds
-from grader.check import FAIL, PASS, WARN, Check, Verdict, by_case, first_line, probe_failed, raised
-from grader.numeric import (FLOAT32, UNITS, Comparison, compare, eps, momentum_steps_scale, numerical_gradient,
-                           precision_note, precision_of, sample_indices, summary)
+from grader.check import FAIL, PASS, WARN, Check, Verdict, by_case, first_line, probe_failed
+from grader.numeric import FLOAT32, UNITS, Comparison, compare, eps, momentum_steps_scale, precision_of, summary
 
 PARAMS = ("W1", "b1", "W2", "b2")
 D, C = 3072, 10                       # CIFAR-10: students may rely on these defaults
@@ -36,21 +36,9 @@ def _params(rng, hidden):
             "b2": 0.1 * rng.standard_normal(C)}
 
 
-def _ref_net(ctx, params):
-    net = ctx.reference.FullyConnectedNet(hidden_dim=params["W1"].shape[1], input_dim=D, num_classes=C)
-    net.params.update({k: params[k].copy() for k in PARAMS})
-    return net
-
-
-# ---------------------------------------------------------------- forward
-
-def inputs_forward(ctx) -> dict:
-    rng = np.random.default_rng(ctx.seed)
-    flat = {}
-    for k, (n, hidden) in enumerate(FORWARD_CASES):
-        flat[f"c{k}.x"] = rng.standard_normal((n, D))
-        flat.update({f"c{k}.{name}": v for name, v in _params(rng, hidden).items()})
-    return flat
+def _sizes(hidden: int) -> dict[str, np.ndarray]:
+    """FullyConnectedNet's constructor arguments (the check kinds pass them from the case)."""
+    return {"hidden_dim": np.asarray(hidden), "input_dim": np.asarray(D), "num_classes": np.asarray(C)}
 
 
 def _units(ctx) -> float:
@@ -62,118 +50,27 @@ def _with_note(message: str, notes: list[str]) -> str:
     return message + (f" ({'; '.join(notes)})" if notes else "")
 
 
-def _forward_scale(ctx, case) -> np.ndarray:
-    """Magnitude of the terms behind each score: the forward pass on absolute values. A per-row
-    constant (z - z.max()) may come from any entry of the row, so the row's largest is added."""
-    scale = _ref_net(ctx, {k: np.abs(case[k]) for k in PARAMS}).forward(np.abs(case["x"]))[0]
-    return scale + scale.max(axis=1, keepdims=True)
+# ---------------------------------------------------------------- forward and backward (check kinds)
+
+def forward_cases(ctx) -> list[dict]:
+    rng = np.random.default_rng(ctx.seed)
+    return [{"x": rng.standard_normal((n, D)), **_params(rng, hidden), **_sizes(hidden)}
+            for n, hidden in FORWARD_CASES]
 
 
-def _unshifted(got: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """got without its per-row constant shift from expected (softmax ignores one), and the shift."""
-    shift = (got - expected).mean(axis=1, keepdims=True)
-    return got - shift, shift
-
-
-def compare_forward(ctx, inputs, outcome) -> Verdict:
-    if outcome.error:
-        return probe_failed("forward could not be run", outcome)
-    cases, outs = by_case(inputs), by_case(outcome.outputs)
-    failed = raised("forward", outs)
-    if failed:
-        return failed
-    units = _units(ctx)
-    shifted, comparisons = False, []
-    for k, case in cases.items():
-        o = outs[k]
-        expected = _ref_net(ctx, case).forward(case["x"].copy())[0]
-        precision, got = precision_of(o["scores"]), o["scores"].astype(np.float64)
-        if not o["pair"]:
-            return Verdict(FAIL, "forward must return a pair (scores, cache); it returned one value")
-        if not np.array_equal(o["x_after"], case["x"]):
-            return Verdict(FAIL, "forward changed its input x in place (e.g. `x -= ...`); "
-                                 "compute on a new array instead")
-        if got.shape != expected.shape:
-            return Verdict(FAIL, f"scores has shape {got.shape}; expected {expected.shape} "
-                                 "(batch_size, num_classes)")
-        scale = _forward_scale(ctx, case)
-        unshifted, shift = _unshifted(got, expected)
-        c = compare(unshifted, expected, precision, scale, units, ctx.expected_error * scale)
-        if not c.ok:
-            return Verdict(FAIL, _forward_diagnosis(case, got, expected, scale, precision, units, c),
-                           details={"case": k, "max_rel_error": c.error, "where": c.where,
-                                    "precision": c.precision.name,
-                                    "expected_slice": expected[:2, :4].round(4).tolist(),
-                                    "got_slice": got[:2, :4].round(4).tolist()})
-        comparisons.append(c)
-        shifted |= bool(np.any(np.abs(shift) > units * eps(c.precision) * scale.max(axis=1, keepdims=True)))
-    note, coarse = summary(comparisons)
-    shift_note = ("your scores differ from the expected ones by a constant per row, which softmax ignores: fine"
-                  if shifted else "")
-    return Verdict(WARN if coarse else PASS, _with_note("scores match the reference", [shift_note, note]),
-                   details={"max_rel_error": max(c.error for c in comparisons),
-                            "precision": max(comparisons, key=lambda c: eps(c.precision)).precision.name})
-
-
-def _forward_diagnosis(case, got, expected, scale, precision, units, c) -> str:
-    x, p = case["x"], case
-    z1 = x @ p["W1"] + p["b1"]
-    candidates = {   # each within the magnitude of the right answer's terms: `scale` bounds them all
-        "the ReLU is missing: apply np.maximum(0, ·) to the hidden layer": z1 @ p["W2"] + p["b2"],
-        "the biases b1 and b2 are not added": np.maximum(x @ p["W1"], 0) @ p["W2"],
-        "b1 is not added": np.maximum(x @ p["W1"], 0) @ p["W2"] + p["b2"],
-        "b2 is not added": np.maximum(z1, 0) @ p["W2"],
-        "the ReLU is applied to the output scores too": np.maximum(np.maximum(z1, 0) @ p["W2"] + p["b2"], 0),
-    }
-    for message, alt in candidates.items():
-        if compare(_unshifted(got, alt)[0], alt, precision, scale, units).ok:
-            return f"scores are wrong: {message}"
-    exp = np.exp(expected - expected.max(axis=1, keepdims=True))
-    probs = exp / exp.sum(axis=1, keepdims=True)   # values up to 1: judged at that scale
-    if compare(_unshifted(got, probs)[0], probs, precision, 1.0, units).ok:
-        return "scores are wrong: forward returns softmax probabilities; return the raw scores (the loss applies softmax)"
-    return _with_note(f"scores differ from the expected linear → ReLU → linear output (max error {c.error:.2g} "
-                      "of the magnitude of the terms)", [precision_note(c)])
-
-
-# ---------------------------------------------------------------- backward
-
-def inputs_backward(ctx) -> dict:
+def backward_cases(ctx) -> list[dict]:
     rng = np.random.default_rng(ctx.seed + 1)
-    flat = {}
-    for k, (n, hidden) in enumerate(BACKWARD_CASES):
+    cases = []
+    for n, hidden in BACKWARD_CASES:
         while True:  # keep every hidden pre-activation away from the ReLU kink
             x, params = rng.standard_normal((n, D)), _params(rng, hidden)
             if np.min(np.abs(x @ params["W1"] + params["b1"])) > 1e-4:
                 break
-        flat[f"c{k}.x"] = x
-        flat[f"c{k}.dscores"] = rng.standard_normal((n, C)) / n
-        flat.update({f"c{k}.{name}": v for name, v in params.items()})
-    return flat
+        cases.append({"x": x, "dscores": rng.standard_normal((n, C)) / n, **params, **_sizes(hidden)})
+    return cases
 
 
-def _reference_grads(ctx, case, rng, numeric_limit):
-    net = _ref_net(ctx, case)
-    scores, cache = net.forward(case["x"])
-    net.backward(case["dscores"], cache)
-    analytic = {k: np.asarray(net.grads[k], np.float64) for k in PARAMS}
-    numeric = {}
-    for name in PARAMS:   # d/dθ sum(scores(θ) * dscores): what backward is asked to compute
-        theta = net.params[name]
-        idx = sample_indices(theta.shape, numeric_limit, rng)
-        numeric[name] = numerical_gradient(
-            lambda: float(np.sum(net.forward(case["x"])[0] * case["dscores"])), theta, idx)
-    return analytic, numeric
-
-
-def _grad_scales(ctx, case) -> dict[str, np.ndarray]:
-    """Magnitude of the terms behind each gradient entry: forward and backward on absolute values."""
-    net = _ref_net(ctx, {k: np.abs(case[k]) for k in PARAMS})
-    net.backward(np.abs(case["dscores"]), net.forward(np.abs(case["x"]))[1])
-    return {k: np.asarray(net.grads[k], np.float64) for k in PARAMS}
-
-
-def _kink_allowance(case, precision, units) -> dict[str, np.ndarray]:
+def kink_allowance(case, precision, units) -> dict[str, np.ndarray]:
     """A hidden unit whose pre-activation is within rounding (at `precision`, float32 at least) of
     the ReLU's kink may be on or off: its share of W1's and b1's gradient may go either way. The
     rounding of a long sum adds up like a random walk: units roundoffs of the terms' root sum of
@@ -183,152 +80,33 @@ def _kink_allowance(case, precision, units) -> dict[str, np.ndarray]:
     spread = np.sqrt(x ** 2 @ p["W1"] ** 2 + p["b1"] ** 2)
     ambiguous = np.abs(z1) <= units * max(eps(precision), eps(FLOAT32)) * spread
     share = np.abs(dscores @ p["W2"].T) * ambiguous
-    zero = {k: np.zeros_like(p[k]) for k in ("W2", "b2")}
-    return {"W1": np.abs(x).T @ share, "b1": share.sum(axis=0), **zero}
+    return {"W1": np.abs(x).T @ share, "b1": share.sum(axis=0)}
 
 
-def compare_backward(ctx, inputs, outcome) -> Verdict:
-    if outcome.error:
-        return probe_failed("backward could not be run", outcome)
-    cases, outs = by_case(inputs), by_case(outcome.outputs)
-    failed = raised("forward then backward", outs)
-    if failed:
-        return failed
-    units, numeric_rtol = _units(ctx), ctx.rubric.get("numeric_rtol", 1e-6)
-    rng = np.random.default_rng(ctx.seed + 2)
-    verdicts: dict[str, tuple[str, str]] = {}   # param -> (status, message); first problem wins
-    figures: dict[str, dict] = {}
-    comparisons = []
-    for k, case in cases.items():
-        o = outs[k]
-        analytic, numeric = _reference_grads(ctx, case, rng, ctx.rubric.get("numeric_entries", 40))
-        scales = _grad_scales(ctx, case)
-        for j, name in enumerate(PARAMS):
-            if name in verdicts and verdicts[name][0] == FAIL:
-                continue
-            status_code = int(o["status"][j])
-            if status_code:
-                verdicts[name] = (FAIL, f"self.grads['{name}'] is "
-                                        + ("not set" if status_code == 1 else "not an array of numbers"))
-                continue
-            got, expected = o[name], analytic[name]
-            precision = precision_of(got, o.get("precision"))
-            judge = _GradJudge(name, case, expected, scales[name], precision, units,
-                               _kink_allowance(case, precision, units)[name] + ctx.expected_error * scales[name])
-            status, message, c = judge.verdict(got.astype(np.float64))
-            num_err = judge.numeric_error(got, numeric[name], numeric_rtol)
-            figures.setdefault(name, {"rel_error_vs_reference": 0.0, "rel_error_vs_numerical": 0.0})
-            figures[name]["rel_error_vs_reference"] = max(figures[name]["rel_error_vs_reference"], c.error)
-            figures[name]["rel_error_vs_numerical"] = max(figures[name]["rel_error_vs_numerical"], num_err.error)
-            figures[name]["precision"] = c.precision.name
-            if status != FAIL and not num_err.ok:
-                status, message = FAIL, (f"grads['{name}'] disagrees with the numerical gradient "
-                                         f"(error {num_err.error:.2g} of the magnitude of the terms)")
-            if status != FAIL and f"{name}.again" in o and not judge.matches(o[f"{name}.again"].reshape(expected.shape)):
-                status, message = FAIL, (f"grads['{name}'] changes when backward is called twice with the same "
-                                         "input: it accumulates (+=) across calls; assign it with = instead")
-            if status != FAIL:
-                comparisons.append(c)
-            if name not in verdicts or status == FAIL or (status == WARN and verdicts[name][0] == PASS):
-                verdicts[name] = (status, message)
-    bad = [n for n in PARAMS if verdicts[n][0] == FAIL]
-    warn = [n for n in PARAMS if verdicts[n][0] == WARN]
-    details = {"per_parameter": {n: {"status": verdicts[n][0], **figures.get(n, {})} for n in PARAMS}}
-    if bad:
-        message = "; ".join(verdicts[n][1] for n in bad)
-        if set(bad) == {"W1", "b1"} and "ReLU" not in message:
-            message += " (W2 and b2 are right, so the error is in the step back through the ReLU)"
-        return Verdict(FAIL, message, fraction=(len(PARAMS) - len(bad)) / len(PARAMS), details=details)
-    note, coarse = summary(comparisons)
-    if warn:
-        return Verdict(WARN, _with_note("; ".join(verdicts[n][1] for n in warn), [note]), details=details)
-    return Verdict(WARN if coarse else PASS,
-                   _with_note("all four gradients match the reference and the numerical gradient", [note]),
-                   details=details)
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
-@dataclass
-class _GradJudge:
-    """One gradient of one case, judged at the precision the student's code computed it in."""
-    name: str
-    case: dict
-    expected: np.ndarray
-    scale: np.ndarray          # magnitude of the terms behind each entry
-    precision: np.dtype
-    units: float
-    kink: np.ndarray           # what may go either way at the ReLU's kink, and the error of `expected`
-
-    def compare(self, got, alt=None, scale=None) -> Comparison:
-        return compare(got, self.expected if alt is None else alt, self.precision,
-                       self.scale if scale is None else scale, self.units, self.kink)
-
-    def matches(self, got) -> bool:
-        return self.compare(got).ok
-
-    def numeric_error(self, got, numeric: dict, numeric_rtol: float) -> Comparison:
-        """On the sampled entries; the centered differences carry their own error (numeric_rtol
-        of the terms' magnitude) on top of the student's rounding."""
-        if got.size != self.expected.size:
-            return Comparison(False, math.inf, (), self.precision)
-        got = got.reshape(self.expected.shape)
-        idx = list(numeric)
-        at = tuple(np.array(i) for i in zip(*idx))
-        scale = self.scale[at]
-        return compare(got[at], np.array([numeric[ix] for ix in idx]), self.precision, scale, self.units,
-                       self.kink[at] + numeric_rtol * scale)
-
-    def verdict(self, got) -> tuple[str, str, Comparison]:
-        name, expected = self.name, self.expected
-        if got.shape != expected.shape:
-            if got.size == expected.size and self.matches(got.reshape(expected.shape)):
-                c = self.compare(got.reshape(expected.shape))
-                if got.shape == (1,) + expected.shape:
-                    return (WARN, f"grads['{name}'] has shape {got.shape}, the values are right; it should have "
-                                  f"the shape of params['{name}'] {expected.shape}: sum with .sum(axis=0) "
-                                  "(no keepdims) or index [0]", c)
-                return (WARN, f"grads['{name}'] has shape {got.shape} instead of {expected.shape}, "
-                              "the values are right", c)
-            if got.ndim == 2 and got.T.shape == expected.shape and self.matches(got.T):
-                return (FAIL, f"grads['{name}'] is transposed: shape {got.shape}, expected {expected.shape}",
-                        self.compare(got.T))
-            return (FAIL, f"grads['{name}'] has shape {got.shape}; expected {expected.shape}",
-                    Comparison(False, math.inf, (), self.precision))
-        c = self.compare(got)
-        if c.ok:
-            return PASS, "", c
-        if got.ndim == 2 and got.shape[0] == got.shape[1] and self.compare(got.T, scale=self.scale.T).ok:
-            return FAIL, f"grads['{name}'] is transposed", c
-        return FAIL, self.diagnosis(got, c), c
-
-    def diagnosis(self, got, c: Comparison) -> str:
-        name, expected, scale, case = self.name, self.expected, self.scale, self.case
-        n = case["x"].shape[0]
-        if not np.any(got):
-            return f"grads['{name}'] is all zeros: backward does not compute it"
-        denom = float(np.sum(expected * expected))
-        if denom > 0:
-            k = float(np.sum(got * expected)) / denom
-            if self.compare(got, k * expected, abs(k) * scale).ok:
-                for factor, why in ((n, f"multiplied by the batch size N={n}: dscores is already averaged"),
-                                    (1 / n, f"divided by the batch size N={n} again: dscores is already averaged"),
-                                    (-1, "has the wrong sign"), (2, "is twice the expected value")):
-                    if self.compare(got, factor * expected, abs(factor) * scale).ok:
-                        return f"grads['{name}'] {why}"
-                return f"grads['{name}'] is {k:.3g} times the expected value"
-        param = case[name]
-        lam = float(np.sum((got - expected) * param)) / max(1e-300, float(np.sum(param * param)))
-        if abs(lam) > 1e-12 and self.compare(got, expected + lam * param, scale + abs(lam) * np.abs(param)).ok:
-            return (f"grads['{name}'] includes an extra {lam:.3g}·{name} term (regularization?); "
-                    "the loss here has none")
-        if name in ("W1", "b1"):
-            upstream = case["dscores"] @ case["W2"].T
-            no_mask = case["x"].T @ upstream if name == "W1" else upstream.sum(axis=0)
-            if self.compare(got, no_mask).ok:   # the scale has no mask: it bounds these terms too
-                return (f"grads['{name}'] ignores the ReLU: multiply the gradient flowing into the hidden layer "
-                        "by (z1 > 0), where z1 = x @ W1 + b1")
-        ix = c.where
-        return _with_note(f"grads['{name}'] is wrong (max error {c.error:.2g} of the magnitude of the terms, "
-                          f"at index {ix}: got {got[ix]:.6g}, expected {expected[ix]:.6g})", [precision_note(c)])
+CASES = {"forward": forward_cases, "backward": backward_cases}
+ALLOWANCES = {"backward": kink_allowance}
+MISTAKES = {   # check id -> message (completing "scores ...", "grads['W1'] ...") -> what the mistake computes
+    "forward": {   # from (x, W1, b1, W2, b2)
+        "are wrong: the ReLU is missing: apply np.maximum(0, ·) to the hidden layer":
+            lambda x, W1, b1, W2, b2: (x @ W1 + b1) @ W2 + b2,
+        "are wrong: the biases b1 and b2 are not added": lambda x, W1, b1, W2, b2: np.maximum(x @ W1, 0) @ W2,
+        "are wrong: b1 is not added": lambda x, W1, b1, W2, b2: np.maximum(x @ W1, 0) @ W2 + b2,
+        "are wrong: b2 is not added": lambda x, W1, b1, W2, b2: np.maximum(x @ W1 + b1, 0) @ W2,
+        "are wrong: the ReLU is applied to the output scores too":
+            lambda x, W1, b1, W2, b2: np.maximum(np.maximum(x @ W1 + b1, 0) @ W2 + b2, 0),
+        "are wrong: forward returns softmax probabilities; return the raw scores (the loss applies softmax)":
+            lambda x, W1, b1, W2, b2: _softmax(np.maximum(x @ W1 + b1, 0) @ W2 + b2),
+    },
+    "backward": {   # (W1, b1, W2, b2) gradients from (x, W1, b1, W2, b2, dscores); None: not this one's
+        "ignores the ReLU: multiply the gradient flowing into the hidden layer by (z1 > 0), where z1 = x @ W1 + b1":
+            lambda x, W1, b1, W2, b2, d: (x.T @ (d @ W2.T), (d @ W2.T).sum(axis=0), None, None),
+    },
+}
 
 
 # ---------------------------------------------------------------- SGD with momentum
@@ -662,8 +440,6 @@ def compare_end_to_end(ctx, inputs, outcome) -> Verdict:
 # ---------------------------------------------------------------- what grader/pipeline.py runs
 
 CHECKS = {   # check id (assignment.toml) -> how it is implemented
-    "forward": Check(compare_forward, inputs_forward),
-    "backward": Check(compare_backward, inputs_backward),
     "sgd_step": Check(compare_sgd_step, inputs_sgd_step),
     "hyperparams": Check(compare_hyperparams),
     "end_to_end": Check(compare_end_to_end),

@@ -52,21 +52,21 @@ def _momentum(sign: float, keep: bool):
     return rule
 
 
-MISTAKES = {
+MISTAKES = {   # check id -> message (completing "<what is wrong> ...") -> what the mistake computes
     "affine_forward": {
-        "the bias b is not added": lambda x, w, b: _flat(x) @ w,
+        "is wrong: the bias b is not added": lambda x, w, b: _flat(x) @ w,
     },
     "affine_backward": {   # each gives (dx, dw, db) from (x, w, b, dout)
-        "gradients are divided by the batch size; dout already carries the loss's averaging": lambda x, w, b, d: (
+        "is divided by the batch size; dout already carries the loss's averaging": lambda x, w, b, d: (
             (d @ w.T).reshape(x.shape) / len(x), _flat(x).T @ d / len(x), d.sum(axis=0) / len(x)),
     },
     "relu_forward": {
-        "it returns a mask instead of max(0, x)": lambda x: (x > 0).astype(float),
+        "is wrong: it returns a mask instead of max(0, x)": lambda x: (x > 0).astype(float),
     },
     "relu_backward": {   # from (x, dout)
-        "dx is dout unchanged: zero it where x <= 0": lambda x, d: (d,),
-        "the mask looks at dout; it must look at the forward pass's input x": lambda x, d: (d * (d > 0),),
-        "dx is the mask alone; multiply it by dout": lambda x, d: ((x > 0).astype(float),),
+        "is dout unchanged: zero it where x <= 0": lambda x, d: (d,),
+        "is wrong: the mask looks at dout; it must look at the forward pass's input x": lambda x, d: (d * (d > 0),),
+        "is the mask alone; multiply it by dout": lambda x, d: ((x > 0).astype(float),),
     },
     "sgd_momentum": {
         "moves w up the gradient: v = momentum * v - learning_rate * dw, then w + v": _momentum(1.0, True),

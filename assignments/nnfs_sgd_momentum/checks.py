@@ -1,9 +1,11 @@
 """Checks of the NNFS-style SGD exercise: the grader's side.
 
-For a check with a probe, `inputs_<id>(ctx)` chooses what the student's code is run on (in
-the sandbox, by probes.py) and `compare_<id>(ctx, inputs, outcome)` judges the raw outputs
-against the reference, here (the CHECKS table at the end pairs them for the grader). dense_backward judges the dense probe's run and test_accuracy
-the training run (`outcome_of` in assignment.toml). Messages name what is wrong and the
+dense_forward, dense_backward and relu_backward are check kinds (assignment.toml); here are their
+inputs (CASES) and known mistakes (MISTAKES). For the other checks with a probe,
+`inputs_<id>(ctx)` chooses what the student's code is run on (in the sandbox, by probes.py) and
+`compare_<id>(ctx, inputs, outcome)` judges the raw outputs against the reference, here (the
+CHECKS table at the end pairs them for the grader). test_accuracy judges the training run
+(`outcome_of` in assignment.toml). Messages name what is wrong and the
 likely cause, in the student's terms.
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from grader import bounded, seeds
 from grader.check import FAIL, PASS, WARN, Check, Verdict, by_case, first_line, probe_failed, raised
-from grader.numeric import (UNITS, Comparison, compare, magnitude, momentum_steps_scale, numerical_gradient,
+from grader.numeric import (UNITS, Comparison, compare, momentum_steps_scale, numerical_gradient,
                            precision_note, precision_of, sample_indices, summary)
 
 DENSE_CASES = [(2, 5, 4), (4, 3, 6), (64, 3, 10)]        # (n_inputs, n_neurons, batch)
@@ -52,205 +54,51 @@ def _wrong(label: str, got: np.ndarray, expected: np.ndarray, c: Comparison) -> 
                       f"got {got[ix]:.6g}, expected {expected[ix]:.6g})", [precision_note(c)])
 
 
-# ---------------------------------------------------------------- Layer_Dense
+# ---------------------------------------------------------------- Layer_Dense and Activation_ReLU (check kinds)
 
-def inputs_dense_forward(ctx) -> dict:
+def dense_cases(ctx) -> list[dict]:
     rng = np.random.default_rng(ctx.seed)
-    flat = {}
-    for k, (n_in, n_out, batch) in enumerate(DENSE_CASES):
-        flat[f"c{k}.weights"] = 0.5 * rng.standard_normal((n_in, n_out))
-        flat[f"c{k}.biases"] = rng.standard_normal((1, n_out))
-        flat[f"c{k}.inputs"] = rng.standard_normal((batch, n_in))
-        flat[f"c{k}.dvalues"] = rng.standard_normal((batch, n_out))
-    return flat
+    cases = []
+    for n_in, n_out, batch in DENSE_CASES:
+        cases.append({"weights": 0.5 * rng.standard_normal((n_in, n_out)), "biases": rng.standard_normal((1, n_out)),
+                      "inputs": rng.standard_normal((batch, n_in)), "dvalues": rng.standard_normal((batch, n_out)),
+                      "n_inputs": np.asarray(n_in), "n_neurons": np.asarray(n_out)})
+    return cases
 
 
-def _ref_dense(ctx, case):
-    layer = ctx.reference.Layer_Dense(*case["weights"].shape)
-    layer.weights, layer.biases = case["weights"].copy(), case["biases"].copy()
-    layer.forward(case["inputs"].copy())
-    layer.backward(case["dvalues"].copy())
-    return layer
-
-
-def _dense_scales(ctx, case) -> dict[str, np.ndarray]:
-    """Magnitude of the terms behind each entry of output, dweights, dbiases, dinputs: the
-    reference layer on absolute values."""
-    layer = _ref_dense(ctx, {k: np.abs(v) for k, v in case.items()})
-    return {name: np.asarray(getattr(layer, name), np.float64) for name in ("output", "dweights", "dbiases", "dinputs")}
-
-
-_DENSE_FORWARD_MISTAKES = [   # functions of (inputs, weights, biases): their magnitude is theirs on |·|
-    (lambda x, w, b: x @ w, "the biases are not added"),
-    (lambda x, w, b: np.maximum(x @ w + b, 0), "a ReLU is applied inside the layer; the activation is a class "
-                                               "of its own"),
-]
-
-
-def compare_dense_forward(ctx, inputs, outcome) -> Verdict:
-    if outcome.error:
-        return probe_failed("Layer_Dense could not be run", outcome)
-    outs = by_case(outcome.outputs)
-    failed = raised("Layer_Dense forward", outs, "forward_error")
-    if failed:
-        return failed
-    units = _units(ctx)
-    comparisons = []
-    for k, case in by_case(inputs).items():
-        o, ref = outs[k], _ref_dense(ctx, case)
-        if not np.array_equal(o["inputs_after"], case["inputs"]):
-            return Verdict(FAIL, "forward changed its inputs in place; compute the output on a new array")
-        precision, got = precision_of(o["output"]), o["output"].astype(np.float64)
-        scale = _dense_scales(ctx, case)["output"]
-        c = compare(got, ref.output, precision, scale, units, ctx.expected_error * scale)
-        if not c.ok:
-            arrays = (case["inputs"], case["weights"], case["biases"])
-            for f, why in _DENSE_FORWARD_MISTAKES:
-                if compare(got, f(*arrays), precision, magnitude(f, *arrays), units).ok:
-                    return Verdict(FAIL, f"self.output is wrong: {why}")
-            return Verdict(FAIL, _wrong("self.output", got, ref.output, c))
-        comparisons.append(c)
-    return _passed("self.output = inputs · weights + biases, as the reference", comparisons,
-                   max_rel_error=max(c.error for c in comparisons))
-
-
-def compare_dense_backward(ctx, inputs, outcome) -> Verdict:
-    """dweights, dbiases and dinputs, against the reference and against centered differences."""
-    if outcome.error:
-        return probe_failed("Layer_Dense could not be run", outcome)
-    outs = by_case(outcome.outputs)
-    failed = raised("Layer_Dense forward", outs, "forward_error") or raised("Layer_Dense backward", outs,
-                                                                              "backward_error")
-    if failed:
-        return failed
-    units, numeric_rtol = _units(ctx), ctx.rubric.get("numeric_rtol", 1e-6)
-    rng = np.random.default_rng(ctx.seed + 1)
-    problems: dict[str, str] = {}
-    comparisons = []
-    for k, case in by_case(inputs).items():
-        o, ref, scales = outs[k], _ref_dense(ctx, case), _dense_scales(ctx, case)
-        numeric = _dense_numeric(ctx, case, rng)
-        for name in ("dweights", "dbiases", "dinputs"):
-            if name in problems:
-                continue
-            got, expected, scale = o[name], getattr(ref, name), scales[name]
-            precision = precision_of(got, o.get("precision"))
-            got = got.astype(np.float64)
-            if name == "dbiases" and got.shape == expected.shape[1:]:
-                got = got.reshape(expected.shape)   # (n,) instead of (1, n): the same update
-            allowance = ctx.expected_error * scale   # the error of `expected` itself (0 for the reference)
-            c = compare(got, expected, precision, scale, units, allowance)
-            if not c.ok:
-                problems[name] = _dense_diagnosis(name, got, expected, case, precision, units, c)
-                continue
-            at = list(numeric[name])
-            sampled = scale.reshape(-1)[at]
-            if not compare(got.reshape(-1)[at], np.array(list(numeric[name].values())), precision, sampled, units,
-                           numeric_rtol * sampled).ok:
-                problems[name] = f"{name} disagrees with the numerical gradient"
-            elif not compare(o[f"{name}.again"].reshape(expected.shape), expected, precision, scale, units,
-                             allowance).ok:
-                problems[name] = (f"{name} changes when backward is called twice with the same input: it "
-                                  "accumulates (+=); assign it with = instead")
-            else:
-                comparisons.append(c)
-    if problems:
-        right = 3 - len(problems)
-        return Verdict(FAIL, "; ".join(problems.values()) + f" ({right} of 3 gradients right)", fraction=right / 3)
-    return _passed("dweights, dbiases and dinputs match the reference and the numerical gradient", comparisons)
-
-
-def _dense_numeric(ctx, case, rng) -> dict[str, dict[int, float]]:
-    """Centered differences of sum(output · dvalues), at sampled flat positions of each array."""
-    layer = ctx.reference.Layer_Dense(*case["weights"].shape)
-    layer.weights, layer.biases = case["weights"].copy(), case["biases"].copy()
-    x = case["inputs"].copy()
-
-    def objective() -> float:
-        layer.forward(x)
-        return float(np.sum(layer.output * case["dvalues"]))
-
-    grads = {}
-    for name, array in (("dweights", layer.weights), ("dbiases", layer.biases), ("dinputs", x)):
-        idx = sample_indices(array.shape, int(ctx.rubric.get("numeric_entries", 30)), rng)
-        values = numerical_gradient(objective, array, idx)
-        grads[name] = {int(np.ravel_multi_index(ix, array.shape)): v for ix, v in values.items()}
-    return grads
-
-
-_DENSE_BACKWARD_MISTAKES = {   # the usual mistakes, each as what it computes from (inputs, weights, dvalues)
-    "dweights": [(lambda x, w, dv: dv.T @ x, "dweights is transposed: inputs.T · dvalues, not dvalues.T · inputs"),
-                 (lambda x, w, dv: x.T @ dv / len(x), "dweights is divided by the batch size; dvalues already is")],
-    "dbiases": [(lambda x, w, dv: dv.sum(axis=1, keepdims=True), "dbiases sums over the wrong axis: sum over the "
-                                                                 "samples, axis=0"),
-                (lambda x, w, dv: dv.mean(axis=0, keepdims=True), "dbiases takes the mean; it is the sum over the "
-                                                                  "samples")],
-    "dinputs": [(lambda x, w, dv: dv @ w, "dinputs is missing a transpose: dvalues · weights.T"),
-                (lambda x, w, dv: dv @ w.T * (x > 0), "dinputs applies a ReLU mask; that is Activation_ReLU's job")],
-}
-
-
-def _dense_diagnosis(name: str, got: np.ndarray, expected: np.ndarray, case, precision, units, c) -> str:
-    arrays = (case["inputs"], case["weights"], case["dvalues"])
-    for f, why in _DENSE_BACKWARD_MISTAKES[name]:
-        try:
-            alt = f(*arrays)
-        except ValueError:   # shapes that do not fit: not this mistake
-            continue
-        if got.shape == alt.shape and compare(got, alt, precision, magnitude(f, *arrays), units).ok:
-            return why
-    if got.size == expected.size and not np.any(got):
-        return f"{name} is all zeros"
-    return _wrong(name, got, expected, c)
-
-
-# ---------------------------------------------------------------- Activation_ReLU
-
-def inputs_relu_backward(ctx) -> dict:
+def relu_cases(ctx) -> list[dict]:
     rng = np.random.default_rng(ctx.seed + 2)
-    flat = {}
-    for k, shape in enumerate([(5, 4), (12, 64)]):
+    cases = []
+    for shape in [(5, 4), (12, 64)]:
         x = rng.standard_normal(shape)
         x[np.abs(x) < 1e-3] = 0.5   # away from the kink, where conventions may differ
-        flat[f"c{k}.inputs"], flat[f"c{k}.dvalues"] = x, rng.standard_normal(shape)
-    return flat
+        cases.append({"inputs": x, "dvalues": rng.standard_normal(shape)})
+    return cases
 
 
-def compare_relu_backward(ctx, inputs, outcome) -> Verdict:
-    """Nothing is summed here: each entry is judged at its own magnitude, at the precision used."""
-    if outcome.error:
-        return probe_failed("Activation_ReLU could not be run", outcome)
-    outs = by_case(outcome.outputs)
-    failed = raised("Activation_ReLU forward or backward", outs)
-    if failed:
-        return failed
-    units, note, comparisons = _units(ctx), "", []
-    for k, case in by_case(inputs).items():
-        o, x, dv = outs[k], case["inputs"], case["dvalues"]
-        precision = precision_of(o["output"], o["dinputs"], o.get("precision"))
-
-        def judge(got, want, scale):
-            return compare(got, want, precision, scale, units)
-
-        c = judge(o["output"], np.maximum(0, x), np.abs(x))
-        if not c.ok:
-            return Verdict(FAIL, _wrong("forward's self.output", o["output"], np.maximum(0, x), c))
-        expected = np.where(x > 0, dv, 0.0)
-        got = o["dinputs"]
-        c = judge(got, expected, np.abs(dv))
-        if not c.ok:
-            for alt, scale, why in ((dv, np.abs(dv), "dinputs is dvalues unchanged: zero it where the inputs were <= 0"),
-                                    (np.where(dv > 0, dv, 0.0), np.abs(dv), "the mask looks at dvalues; it must look "
-                                                                            "at the forward pass's inputs (self.inputs <= 0)"),
-                                    (np.where(x > 0, 1.0, 0.0), 1.0, "dinputs is the mask alone; multiply it by dvalues")):
-                if judge(got, alt, scale).ok:
-                    return Verdict(FAIL, why)
-            return Verdict(FAIL, _wrong("dinputs", got, expected, c))
-        comparisons.append(c)
-        if not np.array_equal(o["dvalues_after"], dv):
-            note = (" (but backward changed dvalues in place: copy it first, dvalues.copy(), as the layer after "
-                    "may still use it)")
-    return _passed("dinputs = dvalues where the inputs were positive, else 0" + note, comparisons)
+CASES = {"dense_forward": dense_cases, "dense_backward": dense_cases, "relu_backward": relu_cases}
+MISTAKES = {   # check id -> message (completing "self.output ...", "dweights ...") -> what the mistake computes
+    "dense_forward": {   # from (inputs, weights, biases)
+        "is wrong: the biases are not added": lambda x, w, b: x @ w,
+        "is wrong: a ReLU is applied inside the layer; the activation is a class of its own":
+            lambda x, w, b: np.maximum(x @ w + b, 0),
+    },
+    "dense_backward": {   # (dweights, dbiases, dinputs) from (inputs, weights, biases, dvalues); None: not this one's
+        "is transposed: inputs.T · dvalues, not dvalues.T · inputs": lambda x, w, b, dv: (dv.T @ x, None, None),
+        "is divided by the batch size; dvalues already is": lambda x, w, b, dv: (x.T @ dv / len(x), None, None),
+        "sums over the wrong axis: sum over the samples, axis=0":
+            lambda x, w, b, dv: (None, dv.sum(axis=1, keepdims=True), None),
+        "takes the mean; it is the sum over the samples": lambda x, w, b, dv: (None, dv.mean(axis=0, keepdims=True), None),
+        "is missing a transpose: dvalues · weights.T": lambda x, w, b, dv: (None, None, dv @ w),
+        "applies a ReLU mask; that is Activation_ReLU's job": lambda x, w, b, dv: (None, None, dv @ w.T * (x > 0)),
+    },
+    "relu_backward": {   # (dinputs,) from (inputs, dvalues)
+        "is dvalues unchanged: zero it where the inputs were <= 0": lambda x, dv: (dv,),
+        "is wrong: the mask looks at dvalues; it must look at the forward pass's inputs (self.inputs <= 0)":
+            lambda x, dv: (np.where(dv > 0, dv, 0.0),),
+        "is the mask alone; multiply it by dvalues": lambda x, dv: ((x > 0).astype(float),),
+    },
+}
 
 
 # ---------------------------------------------------------------- softmax with cross-entropy
@@ -625,9 +473,6 @@ def compare_test_accuracy(ctx, inputs, outcome) -> Verdict:
 # ---------------------------------------------------------------- what grader/pipeline.py runs
 
 CHECKS = {   # check id (assignment.toml) -> how it is implemented
-    "dense_forward": Check(compare_dense_forward, inputs_dense_forward),
-    "dense_backward": Check(compare_dense_backward),
-    "relu_backward": Check(compare_relu_backward, inputs_relu_backward),
     "softmax_ce_backward": Check(compare_softmax_ce_backward, inputs_softmax_ce_backward),
     "optimizer": Check(compare_optimizer, inputs_optimizer),
     "training": Check(compare_training, inputs_training),

@@ -1,8 +1,8 @@
 """What the exercise's text defines, for a student's self-check (`nngrader check`): each layer's
 forward pass as the book states it, and its gradients by centered differences of that forward
 pass. In the public checks it stands where the reference stands when grading, so a self-check
-needs neither the reference nor its outputs. ReLU and the optimizer need nothing here: their
-checks already hold them to the written formulas.
+needs neither the reference nor its outputs. The optimizer needs nothing here: its check already
+holds it to the written formulas.
 """
 from __future__ import annotations
 
@@ -31,6 +31,18 @@ class Layer_Dense:
             return float(np.sum((x @ self.weights + self.biases) * dvalues))
 
         self.dweights, self.dbiases, self.dinputs = (full_gradient(f, a, 1.0) for a in (self.weights, self.biases, x))
+
+
+class Activation_ReLU:
+    """max(0, x); its gradient passes dvalues where the input was positive (the checks keep the
+    inputs off the kink at 0, where conventions differ)."""
+
+    def forward(self, inputs: np.ndarray) -> None:
+        self.inputs = inputs
+        self.output = np.maximum(0, inputs)
+
+    def backward(self, dvalues: np.ndarray) -> None:
+        self.dinputs = np.where(self.inputs > 0, dvalues, 0.0)
 
 
 class Activation_Softmax_Loss_CategoricalCrossentropy:

@@ -66,50 +66,6 @@ def _number(value):
         return float("nan")
 
 
-def dense(student, inputs):
-    """Forward and backward of Layer_Dense with the grader's weights, then backward once more.
-    A failing backward does not hide a working forward: each has its own error entry."""
-    out = {}
-    for case, c in _cases(inputs).items():
-        try:
-            n_inputs, n_neurons = c["weights"].shape
-            layer = student.Layer_Dense(n_inputs, n_neurons)
-            layer.weights, layer.biases = c["weights"].copy(), c["biases"].copy()
-            x = c["inputs"].copy()
-            layer.forward(x)
-            out[f"{case}.output"] = np.asarray(layer.output)
-            out[f"{case}.inputs_after"] = x
-        except Exception as exc:  # noqa: BLE001 - reported per case
-            out[f"{case}.forward_error"] = _error(exc)
-            continue
-        try:
-            for attempt in ("", ".again"):  # the same call twice: gradients are set, not added to
-                layer.backward(c["dvalues"].copy())
-                for name in ("dweights", "dbiases", "dinputs"):
-                    out[f"{case}.{name}{attempt}"] = _floats(getattr(layer, name))
-            out[f"{case}.precision"] = _precision(layer)
-        except Exception as exc:  # noqa: BLE001
-            out[f"{case}.backward_error"] = _error(exc)
-    return out
-
-
-def relu(student, inputs):
-    out = {}
-    for case, c in _cases(inputs).items():
-        try:
-            activation = student.Activation_ReLU()
-            activation.forward(c["inputs"].copy())
-            out[f"{case}.output"] = _floats(activation.output)
-            dvalues = c["dvalues"].copy()
-            activation.backward(dvalues)
-            out[f"{case}.dinputs"] = _floats(activation.dinputs)
-            out[f"{case}.precision"] = _precision(activation)
-            out[f"{case}.dvalues_after"] = dvalues
-        except Exception as exc:  # noqa: BLE001
-            out[f"{case}.error"] = _error(exc)
-    return out
-
-
 def softmax_loss(student, inputs):
     """The combined softmax and cross-entropy: the loss forward returns, then backward on its output."""
     out = {}

@@ -3,13 +3,16 @@
 (its function in probes.py, which runs next to the student's code), `inputs(ctx, spec)` (what
 that probe runs on) and `judge(ctx, spec, inputs, outcome, mistakes)` (the verdict, against the
 reference's function the spec names). An assignment adds known mistakes in its checks.py,
-`MISTAKES[check id]`, so that messages keep naming the likely bug, and for update rules the
-published variants it accepts, `EQUIVALENTS[check id]`.
+`MISTAKES[check id]`, so that messages keep naming the likely bug, for update rules the
+published variants it accepts, `EQUIVALENTS[check id]`, and for outputs and gradients its own
+inputs, `CASES[check id]`, and allowances, `ALLOWANCES[check id]` (`Hooks`). Methods of a class
+are called as calls.py says.
 
-* outputs: a function's output on generated inputs (a per-case tolerance at the precision used;
-  inputs changed in place fail);
-* gradients: a backward function's gradients against the reference's and against centered
-  differences of the reference forward; a share of the points per gradient;
+* outputs: a function's output, or a method's, on generated inputs (a per-case tolerance at the
+  precision used; inputs changed in place fail; optionally up to a constant per row);
+* gradients: a backward function's or method's gradients (returned, or set as attributes)
+  against the reference's and against centered differences of the reference forward; a share
+  of the points per gradient;
 * update_rule: `(w, dw, config) -> (next_w, config)` over several steps, the config carried,
   defaults filled in when it is None;
 * dropout: a random layer judged by its statistics (the share kept, the scaling, test mode,
@@ -21,18 +24,23 @@ from functools import partial
 from pathlib import Path
 
 from ..check import Check
-from . import dropout, gradients, outputs, update_rule
+from . import dropout, gradients, outputs, shared, update_rule
 
+Hooks = shared.Hooks
 PROBES = Path(__file__).with_name("probes.py")
 KINDS = {"outputs": outputs, "gradients": gradients, "update_rule": update_rule, "dropout": dropout}
 
 
-def check(spec: dict, mistakes: dict, equivalents: dict) -> Check:
-    """The Check of one [[checks]] table of kind spec["kind"], with the assignment's known mistakes
-    and, for an update rule, the published variants it accepts."""
+def check(spec: dict, mistakes: dict, equivalents: dict, hooks: shared.Hooks = shared.Hooks()) -> Check:
+    """The Check of one [[checks]] table of kind spec["kind"], with the assignment's known mistakes,
+    for an update rule the published variants it accepts, and for outputs and gradients the
+    assignment's own inputs and allowances (`hooks`)."""
     kind = KINDS[spec["kind"]]
     extra = (equivalents,) if kind is update_rule else ()
-    return Check(judge=partial(_judge, kind, spec, mistakes, extra), inputs=partial(kind.inputs, spec=spec))
+    inputs = partial(kind.inputs, spec=spec)
+    if kind in (outputs, gradients):
+        extra, inputs = (hooks,), partial(kind.inputs, spec=spec, hooks=hooks)
+    return Check(judge=partial(_judge, kind, spec, mistakes, extra), inputs=inputs)
 
 
 def _judge(kind, spec, mistakes, extra, ctx, inputs, outcome):

@@ -1,6 +1,6 @@
-"""Kind "gradients": what a backward function returns, against the reference's backward on the
-same inputs and against centered differences of the reference's forward, gradient by gradient
-(a share of the points each).
+"""Kind "gradients": what a backward pass computes, against the reference's backward on the same
+inputs and against centered differences of the reference's forward, gradient by gradient (a
+share of the points each).
 
     [[checks]]
     id = "affine_backward"
@@ -10,119 +10,289 @@ same inputs and against centered differences of the reference's forward, gradien
     grads = ["dx", "dw", "db"]                  # what backward returns, in order ...
     wrt = ["x", "w", "b"]                       # ... and the argument of forward each is of
     cases = [{x = [2, 4, 5], w = [20, 3], b = [3]}, ...]
+
+Methods instead of functions: `class`, `init`, `attributes`, `args` (grader/kinds/calls.py);
+`forward` and `backward` name methods; `grads` are attribute paths read after backward
+("dweights", "grads[W1]"), `wrt` the argument or attribute path each is of ("inputs",
+"params[W1]"). Optional: `dout = "dscores"` (the upstream gradient's name, default "dout");
+`cache = false` when backward(dout) takes no cache (the object keeps what it needs); `output =
+"output"` when forward sets self.output instead of returning it, and `check_output = true` when
+that must be right too (no other check judges it). Inputs are standard normal arrays of
+the `cases` shapes, or the assignment's own (`CASES[check id]`, dout included).
+
+A gradient whose values are right in another shape passes when it updates its parameter without
+changing that one's shape ((n,) for (1, n)), else with a warning; the message names a transpose,
+a factor (the batch size, a sign), an extra multiple of the parameter, all zeros, accumulation
+across calls, or one of the assignment's known mistakes (MISTAKES[check id]).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..check import FAIL, PASS, WARN, Verdict, by_case, probe_failed, raised
-from ..numeric import compare, numerical_gradient, precision_of, sample_indices, summary
-from . import shared
+from ..numeric import Comparison, compare, numerical_gradient, precision_of, sample_indices, summary
+from . import calls, shared
 
 PROBE = "kind_gradients"
 
 
-def inputs(ctx, spec: dict) -> dict:
-    gen = shared.rng(ctx, spec)
-    forward = getattr(ctx.reference, spec["forward"])
-    flat = shared.spec_inputs(forward=spec["forward"], backward=spec["backward"], args=",".join(spec["cases"][0]))
-    for k, shapes in enumerate(spec["cases"]):
-        args = shared.arrays(gen, shapes, float(spec.get("away_from_zero", 0)))
-        out = shared.first(forward(*(a.copy() for a in args.values())))
-        flat.update({f"c{k}.{n}": a for n, a in args.items()})
-        flat[f"c{k}.dout"] = gen.standard_normal(np.shape(out))
+def inputs(ctx, spec: dict, hooks: shared.Hooks = shared.Hooks()) -> dict:
+    dout = spec.get("dout", "dout")
+    if hooks.cases is not None:
+        cases = hooks.cases(ctx)
+    else:   # the arguments, then an upstream gradient of the output's shape
+        gen, cases = shared.rng(ctx, spec), []
+        for shapes in spec["cases"]:
+            case = shared.arrays(gen, shapes, float(spec.get("away_from_zero", 0)))
+            cases.append({**case, dout: gen.standard_normal(_forward(ctx.reference, spec, case)[0].shape)})
+    flat = shared.call_inputs(spec, cases[0], "forward", "backward", "grads", "output")
+    flat.update(shared.spec_inputs(dout=dout, cache=str(spec.get("cache", True))))
+    for k, case in enumerate(cases):
+        flat.update({f"c{k}.{n}": a for n, a in case.items()})
     return flat
 
 
-def _reference(ctx, spec, args: list, dout: np.ndarray) -> list[np.ndarray]:
-    forward, backward = getattr(ctx.reference, spec["forward"]), getattr(ctx.reference, spec["backward"])
-    cache = forward(*(a.copy() for a in args))[1]
-    grads = backward(dout.copy(), cache)
-    return [np.asarray(g, np.float64) for g in (grads if isinstance(grads, (tuple, list)) else [grads])]
+def _forward(module, spec: dict, case: dict):
+    """The output, the result (for its cache) and the object of a forward pass on the case."""
+    obj = calls.make(module, spec, case)
+    values = [case[n].copy() for n in calls.args(spec, case)]
+    result = calls.call(module, spec, obj, spec["forward"], values)
+    out = calls.read(obj, spec["output"]) if "output" in spec else shared.first(result)
+    return np.asarray(out, np.float64), result, obj
 
 
-def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict) -> Verdict:
-    name, names, wrt = spec["backward"], list(spec["grads"]), list(spec["wrt"])
+def _reference(module, spec: dict, case: dict) -> list[np.ndarray]:
+    _, result, obj = _forward(module, spec, case)
+    cache = [result[1]] if spec.get("cache", True) else []
+    returned = calls.call(module, spec, obj, spec["backward"], [case[spec.get("dout", "dout")].copy(), *cache])
+    if obj is not None:
+        return [np.asarray(calls.read(obj, g), np.float64) for g in spec["grads"]]
+    return [np.asarray(g, np.float64) for g in (returned if isinstance(returned, (tuple, list)) else [returned])]
+
+
+def _numeric(ctx, spec: dict, case: dict, wrt: str, gen) -> tuple[list, np.ndarray]:
+    """Sampled entries of the gradient of sum(output · dout) with respect to the case entry `wrt`
+    is (an argument, or an attribute of the object), by centered differences of the reference."""
+    dout, is_arg = case[spec.get("dout", "dout")], wrt in calls.args(spec, case)
+    arrays = {wrt: case[wrt].copy()} if is_arg else {}
+    obj = calls.make(ctx.reference, spec, case)
+    values = [arrays.get(n, case[n].copy()) for n in calls.args(spec, case)]
+    array = arrays[wrt] if is_arg else calls.read(obj, next(p for p in spec["attributes"] if calls.entry(p) == wrt))
+
+    def f() -> float:
+        result = calls.call(ctx.reference, spec, obj, spec["forward"], values)
+        out = calls.read(obj, spec["output"]) if "output" in spec else shared.first(result)
+        return float(np.sum(np.asarray(out, np.float64) * dout))
+
+    idx = sample_indices(array.shape, int(ctx.rubric.get("numeric_entries", 30)), gen)
+    numeric = numerical_gradient(f, array, idx)
+    return idx, np.array([numeric[ix] for ix in idx])
+
+
+def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict, hooks: shared.Hooks = shared.Hooks()) -> Verdict:
+    forward, backward, of_class = spec["forward"], spec["backward"], "class" in spec
+    grads, wrt = list(spec["grads"]), [calls.entry(w) for w in spec["wrt"]]
+    labels = [calls.label(g) for g in grads]
     if outcome.error:
-        return probe_failed(f"{name} could not be run", outcome)
+        return probe_failed(f"{spec.get('class', backward)} could not be run", outcome)
     outs = by_case(outcome.outputs)
-    failed = raised(f"{spec['forward']} then {name}", outs) or shared.returned(name, outs)
+    named = f"{spec['class']} " if of_class else ""
+    if spec.get("cache", True):   # backward's error may come from forward's cache: both are named
+        in_forward = in_backward = f"{forward} then {backward}"
+    else:
+        in_forward, in_backward = f"{named}{forward}", f"{named}{backward}"
+    failed = (raised(in_forward, outs, "forward_error") or raised(in_backward, outs)
+              or shared.returned(backward, outs))
     if failed:
         return failed
-    units, forward = shared.units(ctx), getattr(ctx.reference, spec["forward"])
-    gen = np.random.default_rng(ctx.seed)
-    problems: dict[str, str] = {}
-    warnings: dict[str, str] = {}
-    comparisons = []
+    units, dout_name, gen = shared.units(ctx), spec.get("dout", "dout"), np.random.default_rng(ctx.seed)
+    problems: dict[int, str] = {}
+    warnings: dict[int, str] = {}
+    figures: dict[int, dict] = {}
+    comparisons, notes = [], []
     for k, case in shared.cases(inputs).items():
-        o, dout = outs[k], case["dout"]
-        args = [v for n, v in case.items() if n != "dout"]
-        if int(o["count"]) != len(names):
-            return Verdict(FAIL, f"{name} returns {int(o['count'])} value(s); expected {len(names)}: "
-                                 f"({', '.join(names)})")
-        if int(o["again_count"]) != len(names):
-            return Verdict(FAIL, f"{name} returns {int(o['again_count'])} value(s) when called a second time")
-        expected = _reference(ctx, spec, args, dout)
-        scales = [np.abs(s) for s in _reference(ctx, spec, [np.abs(a) for a in args], np.abs(dout))]
-        for i, grad in enumerate(names):
-            if grad in problems:
+        o, dout = outs[k], case[dout_name]
+        if not of_class:
+            for key, when in (("count", ""), ("again_count", " when called a second time")):
+                if int(o[key]) != len(grads):
+                    return Verdict(FAIL, f"{backward} returns {int(o[key])} value(s){when}; expected {len(grads)}: "
+                                         f"({', '.join(grads)})")
+        if spec.get("check_output"):
+            wrong = _wrong_output(ctx, spec, case, o, units, f"{named}{forward}'s self.{spec['output']}")
+            if wrong:
+                return Verdict(FAIL, wrong)
+        expected = _reference(ctx.reference, spec, case)
+        scales = [np.abs(s) for s in _reference(ctx.reference, spec, {n: np.abs(v) for n, v in case.items()})]
+        if not np.array_equal(o.get("dout_after", dout), dout):
+            notes = [f"but {backward} changed {dout_name} in place: copy it first, {dout_name}.copy(), as the "
+                     "layer after may still use it"]
+        for i, label in enumerate(labels):
+            if i in problems:
+                continue
+            if f"bad{i}" in o:
+                problems[i] = f"{label} is {o[f'bad{i}'].item()}"
                 continue
             got, want, scale = o[f"g{i}"], expected[i], scales[i]
-            precision = precision_of(got)
+            precision = precision_of(got, o.get("precision"))
             allowance = ctx.expected_error * scale
-            if got.shape != want.shape:
-                if got.size == want.size and compare(got.reshape(want.shape), want, precision, scale, units,
-                                                     allowance).ok:
-                    warnings[grad] = f"{grad} has shape {got.shape} instead of {want.shape}, the values are right"
-                    got = got.reshape(want.shape)
-                elif got.ndim == 2 and got.T.shape == want.shape and compare(got.T, want, precision, scale, units,
-                                                                             allowance).ok:
-                    problems[grad] = f"{grad} is transposed: shape {got.shape}, expected {want.shape}"
-                    continue
-                else:
-                    problems[grad] = f"{grad} has shape {got.shape}; expected {want.shape}"
-                    continue
-            c = compare(got, want, precision, scale, units, allowance)
-            if not c.ok:
-                problems[grad] = _diagnosis(grad, i, got, want, args, dout, precision, units, c, mistakes)
-                continue
-            arg = args[list(case).index(wrt[i])].copy()
-            call = [a if j != list(case).index(wrt[i]) else arg for j, a in enumerate(args)]
-            idx = sample_indices(arg.shape, int(ctx.rubric.get("numeric_entries", 30)), gen)
-            numeric = numerical_gradient(lambda: float(np.sum(shared.first(forward(*call)) * dout)), arg, idx)
-            at = tuple(np.array(ix) for ix in zip(*idx))
-            if not compare(got[at], np.array([numeric[ix] for ix in idx]), precision, scale[at], units,
-                           float(ctx.rubric.get("numeric_rtol", 1e-6)) * scale[at] + allowance[at]).ok:
-                problems[grad] = f"{grad} disagrees with the numerical gradient"
-            elif o[f"again_g{i}"].size != want.size or \
-                    not compare(o[f"again_g{i}"].reshape(want.shape), want, precision, scale, units, allowance).ok:
-                problems[grad] = (f"{grad} changes when {name} is called twice with the same input: it "
-                                  "accumulates; compute it afresh each call")
+            if hooks.allowance is not None:
+                allowance = allowance + hooks.allowance(case, precision, units).get(wrt[i], 0.0)
+            judged = _Gradient(label, calls.label(spec["wrt"][i]), want, scale, precision, units, allowance)
+            status, message, c, got = judged.verdict(got.astype(np.float64), case, spec, i, mistakes)
+            idx, numeric = _numeric(ctx, spec, case, wrt[i], gen)
+            num = judged.numeric(got, idx, numeric, float(ctx.rubric.get("numeric_rtol", 1e-6)))
+            fig = figures.setdefault(i, {"rel_error_vs_reference": 0.0, "rel_error_vs_numerical": 0.0})
+            fig.update(rel_error_vs_reference=max(fig["rel_error_vs_reference"], c.error),
+                       rel_error_vs_numerical=max(fig["rel_error_vs_numerical"], num.error), precision=c.precision.name)
+            again = o.get(f"again_g{i}")
+            if status != FAIL and not num.ok:
+                status, message = FAIL, (f"{label} disagrees with the numerical gradient (error {num.error:.2g} of "
+                                         "the magnitude of the terms)")
+            elif status != FAIL and again is not None and not judged.matches(again):
+                status, message = FAIL, (f"{label} changes when {backward} is called twice with the same input: it "
+                                         "accumulates (+=) across calls; assign it with = instead")
+            if status == FAIL:
+                problems[i] = message
             else:
                 comparisons.append(c)
+                if status == WARN:
+                    warnings.setdefault(i, message)
+    details = {"per_parameter": {calls.entry(g): {"status": FAIL if i in problems else WARN if i in warnings else PASS,
+                                                  **figures.get(i, {})} for i, g in enumerate(grads)}}
     if problems:
-        right = len(names) - len(problems)
-        return Verdict(FAIL, "; ".join(problems.values()) + f" ({right} of {len(names)} gradients right)",
-                       fraction=right / len(names))
+        right = len(grads) - len(problems)
+        return Verdict(FAIL, "; ".join(problems[i] for i in sorted(problems)) + f" ({right} of {len(grads)} gradients "
+                             "right)", fraction=right / len(grads), details=details)
     note, coarse = summary(comparisons)
+    notes.append(note)
     if warnings:
-        return Verdict(WARN, shared.with_note("; ".join(warnings.values()), note))
+        return Verdict(WARN, shared.with_note("; ".join(warnings[i] for i in sorted(warnings)),
+                                              "; ".join(n for n in notes if n)), details=details)
     return Verdict(WARN if coarse else PASS,
-                   shared.with_note(f"{', '.join(names)} {'matches' if len(names) == 1 else 'match'} the reference and "
-                                    "the numerical gradient", note))
+                   shared.with_note(f"{_listed(labels)} {'matches' if len(labels) == 1 else 'match'} the reference and "
+                                    "the numerical gradient", "; ".join(n for n in notes if n)), details=details)
 
 
-def _diagnosis(grad, i, got, want, args, dout, precision, units, c, mistakes: dict) -> str:
-    """A known mistake of the assignment's (message -> the gradients it gives, from the forward's
-    arguments and dout), else where the gradient is wrong."""
-    for message, f in mistakes.items():
-        try:
-            alt = np.asarray(f(*args, dout)[i], np.float64)
-        except (ValueError, TypeError, IndexError):
-            continue
-        scale = np.abs(np.asarray(f(*(np.abs(a) for a in args), np.abs(dout))[i], np.float64))
-        if alt.shape == got.shape and np.any(alt != want) and compare(got, alt, precision, scale, units).ok:
-            return f"{grad} is wrong: {message}"
-    if not np.any(got):
-        return f"{grad} is all zeros"
-    return shared.wrong(grad, got, want, c)
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _same_update(got: tuple, want: tuple) -> bool:
+    """Whether a gradient of shape `got` updates a parameter of shape `want` without changing that
+    one's shape ((n,) for (1, n): yes; (1, n) for (n,): no, it makes the parameter (1, n))."""
+    try:
+        return np.broadcast_shapes(got, want) == want
+    except ValueError:
+        return False
+
+
+def _wrong_output(ctx, spec, case, o, units, label) -> str:
+    """What is wrong with the forward's output, which the gradients are of, or ""."""
+    got, want = o["out"], _forward(ctx.reference, spec, case)[0]
+    if got.shape != want.shape:
+        return f"{label} has shape {got.shape}; expected {want.shape}"
+    scale = np.abs(_forward(ctx.reference, spec, {n: np.abs(v) for n, v in case.items()})[0])
+    c = compare(got, want, precision_of(got, o.get("precision")), scale, units, ctx.expected_error * scale)
+    return "" if c.ok else shared.wrong(label, got, want, c)
+
+
+class _Gradient:
+    """One gradient of one case, judged at the precision the student's code computed it in, within
+    `allowance` (the error of `expected` itself, and what may go either way at a kink)."""
+
+    def __init__(self, label, param, expected, scale, precision, units, allowance):
+        self.label, self.param, self.expected, self.scale = label, param, expected, scale
+        self.precision, self.units, self.allowance = precision, units, allowance
+
+    def compare(self, got, alt=None, scale=None) -> Comparison:
+        return compare(got, self.expected if alt is None else alt, self.precision,
+                       self.scale if scale is None else scale, self.units, self.allowance)
+
+    def matches(self, got) -> bool:
+        return got.size == self.expected.size and self.compare(got.reshape(self.expected.shape)).ok
+
+    def numeric(self, got, idx: list, numeric: np.ndarray, rtol: float) -> Comparison:
+        """On the sampled entries; centered differences carry their own error (rtol of the terms'
+        magnitude) on top of the student's rounding."""
+        if got.shape != self.expected.shape:
+            return Comparison(False, np.inf, (), self.precision)
+        at = tuple(np.array(i) for i in zip(*idx))
+        allowance = self.allowance[at] if np.ndim(self.allowance) else self.allowance
+        return compare(got[at], numeric, self.precision, self.scale[at], self.units, allowance + rtol * self.scale[at])
+
+    def verdict(self, got, case, spec, i, mistakes) -> tuple[str, str, Comparison, np.ndarray]:
+        """(status, message, comparison, got in the expected shape when its values are right)."""
+        label, want = self.label, self.expected
+        if got.shape == want.shape:
+            c = self.compare(got)
+            if c.ok:
+                return PASS, "", c, got
+        elif self.matches(got):
+            c = self.compare(got.reshape(want.shape))
+            if _same_update(got.shape, want.shape):
+                return PASS, "", c, got.reshape(want.shape)
+            if got.shape == (1,) + want.shape:
+                return (WARN, f"{label} has shape {got.shape}, the values are right; it should have the shape of "
+                              f"{self.param} {want.shape}: sum with .sum(axis=0) (no keepdims) or index [0]",
+                        c, got.reshape(want.shape))
+            return WARN, f"{label} has shape {got.shape} instead of {want.shape}, the values are right", c, \
+                got.reshape(want.shape)
+        else:
+            c = Comparison(False, np.inf, (), self.precision)
+        return FAIL, self.diagnosis(got, case, spec, i, mistakes, c), c, got
+
+    def diagnosis(self, got, case, spec, i, mistakes: dict, c: Comparison) -> str:
+        """A known mistake of the assignment's (message -> the gradients it gives, from the
+        arguments, the attributes set and dout; None for one it does not concern), else the usual
+        ones, else where the gradient is wrong."""
+        label, want, scale = self.label, self.expected, self.scale
+        args = [*calls.inputs(spec, case), case[spec.get("dout", "dout")]]
+        for message, f in mistakes.items():
+            try:
+                alt = f(*args)[i]
+                alt_scale = f(*(np.abs(a) for a in args))[i]
+            except (ValueError, TypeError, IndexError):   # shapes that do not fit: not this mistake
+                continue
+            if alt is None:
+                continue
+            alt, alt_scale = np.asarray(alt, np.float64), np.abs(np.asarray(alt_scale, np.float64))
+            if alt.shape != got.shape:
+                continue
+            same = alt.shape == want.shape   # the allowance is the right gradient's, entry by entry
+            if (not same or np.any(alt != want)) and \
+                    compare(got, alt, self.precision, alt_scale, self.units, self.allowance if same else 0.0).ok:
+                return f"{label} {message}"
+        if got.shape != want.shape:
+            if got.ndim == 2 and got.T.shape == want.shape and self.compare(got.T).ok:
+                return f"{label} is transposed: shape {got.shape}, expected {want.shape}"
+            return f"{label} has shape {got.shape}; expected {want.shape}"
+        if got.ndim == 2 and got.shape[0] == got.shape[1] and self.compare(got.T, scale=scale.T).ok:
+            return f"{label} is transposed"
+        if not np.any(got):
+            return f"{label} is all zeros: backward does not compute it"
+        return self._factor(got, case, spec, i) or shared.wrong(label, got, want, c)
+
+    def _factor(self, got, case, spec, i) -> str:
+        """A multiple of the right gradient (the batch size, a sign), or the right one plus a multiple
+        of the parameter (a regularization the loss here does not have), or ""."""
+        label, want, scale = self.label, self.expected, self.scale
+        dout = spec.get("dout", "dout")
+        n = case[dout].shape[0]
+        denom = float(np.sum(want * want))
+        if denom > 0:
+            k = float(np.sum(got * want)) / denom
+            if self.compare(got, k * want, abs(k) * scale).ok:
+                for factor, why in ((n, f"multiplied by the batch size N={n}: {dout} is already averaged"),
+                                    (1 / n, f"divided by the batch size N={n} again: {dout} is already averaged"),
+                                    (-1, "has the wrong sign"), (2, "is twice the expected value")):
+                    if self.compare(got, factor * want, abs(factor) * scale).ok:
+                        return f"{label} {why}"
+                return f"{label} is {k:.3g} times the expected value"
+        param = case[calls.entry(spec["wrt"][i])]
+        if param.shape != got.shape:
+            return ""
+        lam = float(np.sum((got - want) * param)) / max(1e-300, float(np.sum(param * param)))
+        if abs(lam) > 1e-12 and self.compare(got, want + lam * param, scale + abs(lam) * np.abs(param)).ok:
+            return (f"{label} includes an extra {lam:.3g}·{calls.entry(spec['wrt'][i])} term (regularization?); "
+                    "the loss here has none")
+        return ""

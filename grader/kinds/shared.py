@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from ..check import FAIL, Verdict, by_case
 from ..numeric import UNITS, Comparison, precision_note
+from . import calls
 
 
 def rng(ctx, spec: dict) -> np.random.Generator:
@@ -31,6 +34,34 @@ def spec_inputs(**text: str) -> dict[str, np.ndarray]:
     return {f"spec.{k}": np.array(v) for k, v in text.items()}
 
 
+@dataclass(frozen=True)
+class Hooks:
+    """What an assignment's checks.py may add to an outputs or gradients check besides its known
+    mistakes: its own inputs, `CASES[check id](ctx)`, one dict of arrays per case (the layer's
+    parameters drawn at their usual scale, kept off a kink ...) instead of standard normal arrays
+    of the spec's shapes; and, for gradients, `ALLOWANCES[check id](case, precision, units)`, per
+    case entry what may go either way (a unit within rounding of ReLU's kink)."""
+    cases: Callable[..., list[dict[str, np.ndarray]]] | None = None
+    allowance: Callable[..., dict[str, np.ndarray]] | None = None
+
+
+def case_arrays(ctx, spec: dict, hooks: Hooks) -> list[dict[str, np.ndarray]]:
+    """Each case's arrays: the assignment's own, or standard normal ones of the spec's shapes."""
+    if hooks.cases is not None:
+        return hooks.cases(ctx)
+    gen = rng(ctx, spec)
+    return [arrays(gen, shapes, float(spec.get("away_from_zero", 0))) for shapes in spec["cases"]]
+
+
+def call_inputs(spec: dict, case: dict, *names: str) -> dict[str, np.ndarray]:
+    """What the probe needs to call the code: the spec's names (a function, or a class, its
+    constructor arguments, attributes and methods), the arguments' case entries and the attributes
+    to read, as "spec.<name>" text (lists comma-separated)."""
+    text = {n: ",".join(spec[n]) if isinstance(spec[n], list) else spec[n]
+            for n in ("function", "class", "init", "attributes", *names) if n in spec}
+    return spec_inputs(args=",".join(calls.args(spec, case)), **text)
+
+
 def cases(inputs: dict) -> dict[str, dict]:
     return {k: v for k, v in by_case(inputs).items() if k != "spec"}
 
@@ -44,10 +75,10 @@ def first(result):
     return result[0] if isinstance(result, (tuple, list)) else result
 
 
-def wrong(label: str, got: np.ndarray, expected: np.ndarray, c: Comparison) -> str:
+def wrong(label: str, got: np.ndarray, expected: np.ndarray, c: Comparison, says: str = "is wrong") -> str:
     ix = c.where
     note = precision_note(c)
-    return (f"{label} is wrong (max error {c.error:.2g} of the magnitude of the terms, at index {ix}: got "
+    return (f"{label} {says} (max error {c.error:.2g} of the magnitude of the terms, at index {ix}: got "
             f"{float(got[ix]):.6g}, expected {float(expected[ix]):.6g})" + (f" ({note})" if note else ""))
 
 
