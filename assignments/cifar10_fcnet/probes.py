@@ -129,29 +129,3 @@ def backward(student, inputs):
         except Exception as exc:  # noqa: BLE001
             out[f"{case}.error"] = _error(exc)
     return out
-
-
-def _make_sgd(student, params, alpha, beta):
-    try:
-        return student.SGD(params, alpha=alpha, beta=beta)
-    except TypeError:
-        return student.SGD(params, alpha, beta)
-
-
-def sgd_step(student, inputs):
-    out = {}
-    for case, c in _cases(inputs).items():
-        params = {name: c[f"p_{name}"].copy() for name in PARAMS}
-        try:
-            opt = _make_sgd(student, params, float(c["alpha"]), float(c["beta"]))
-            for t in range(int(c["steps"])):
-                opt.step({name: c[f"g{t}_{name}"].copy() for name in PARAMS})
-                own = getattr(opt, "params", None)  # copies: later in-place steps must not change them
-                for name in PARAMS:
-                    out[f"{case}.t{t}_{name}"] = _floats(params[name])
-                    if isinstance(own, dict) and own is not params and name in own:
-                        out[f"{case}.own{t}_{name}"] = _floats(own[name])
-            out[f"{case}.precision"] = _precision(params, opt)
-        except Exception as exc:  # noqa: BLE001
-            out[f"{case}.error"] = _error(exc)
-    return out
