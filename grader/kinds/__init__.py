@@ -10,8 +10,10 @@ published variants it accepts, `EQUIVALENTS[check id]`.
   inputs changed in place fail);
 * gradients: a backward function's gradients against the reference's and against centered
   differences of the reference forward; a share of the points per gradient;
-* update_rule: `(w, dw, config) -> (next_w, config)` over several steps, the config carried,
-  defaults filled in when it is None;
+* update_rule: an update rule over several steps per setting: a function `(w, dw, config) ->
+  (next_w, config)`, the config carried, defaults filled in when it is None; or an optimizer
+  class stepped by calling its methods on a dict of parameters or on layers (known mistakes:
+  wrong classes, driven as the student's);
 * dropout: a random layer judged by its statistics (the share kept, the scaling, test mode,
   the mask reused by backward).
 """

@@ -2,6 +2,8 @@
 # (grader/kinds/probes.py, put ahead of an assignment's own probes.py in the probe process:
 # numpy only, nothing of the grader's). Inputs: "spec.<name>" (text: function names, argument
 # names) and, per case, "c<k>.<name>" arrays. They judge nothing: they call and send back.
+# The grader imports _kind_update_steps too: it drives the reference's update rule, and known
+# mistakes, exactly as the probe drives the student's.
 import numpy as np
 import traceback as _traceback
 import itertools as _itertools

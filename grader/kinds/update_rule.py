@@ -145,11 +145,15 @@ class _Setting:
     units: float
     error: float               # of the reference's values, of their terms' magnitude (ctx.expected_error)
 
+    @property
+    def params(self) -> list[str]:
+        return [n for n in self.expected[0] if n.startswith("p.")]
+
     def compare(self, want: list[dict], got: list[dict] | None = None) -> list[Comparison]:
         """Step by step, parameter by parameter."""
         got = self.steps if got is None else got
         return [compare(got[t][n], step[n], self.precision, self.scale[t][n], self.units, self.error * self.scale[t][n])
-                for t, step in enumerate(want) for n in self.scale[t]]
+                for t, step in enumerate(want) for n in self.params]
 
     def matches(self, want: list[dict] | None) -> bool:
         return want is not None and all(c.ok for c in self.compare(want))
@@ -158,16 +162,16 @@ class _Setting:
         """A known mistake gives these parameters; one in an observed attribute (it differs from
         the reference's) only when the student's attribute differs too."""
         for key in (k for k in self.steps[0] if k.startswith("a.")):
-            if not self._same(key, mistake or []) and self._same(key, self.steps):
+            if not self.same_as_reference(key, mistake or []) and self.same_as_reference(key, self.steps):
                 return False
         return self.matches(mistake)
 
-    def _same(self, key: str, steps: list[dict]) -> bool:
+    def same_as_reference(self, key: str, steps: list[dict]) -> bool:
         return len(steps) == len(self.expected) and all(float(s[key]) == float(e[key]) for s, e in
                                                         zip(steps, self.expected))
 
     def first_wrong_step(self) -> int:
-        return next(i for i, c in enumerate(self.compare(self.expected)) if not c.ok) // len(self.scale[0])
+        return next(i for i, c in enumerate(self.compare(self.expected)) if not c.ok) // len(self.params)
 
 
 def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict, equivalents: dict) -> Verdict:
@@ -201,8 +205,9 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict, equivalents: d
                                         o.get("precision")), units, ctx.expected_error)
         judged = setting.compare(expected)
         for rule in equivalents.values():   # a published variant the assignment accepts
-            variant = _run(rule, optimizer, case, observe) if not all(c.ok for c in judged) else None
-            judged = setting.compare(variant) if setting.matches(variant) else judged
+            variant = None if all(c.ok for c in judged) else _run(rule, optimizer, case, observe)
+            if setting.matches(variant):
+                judged = setting.compare(variant)
         ran.append(setting)
         details[label] = {"right": all(c.ok for c in judged), "max_rel_error": max(c.error for c in judged),
                           "precision": setting.precision.name}
@@ -212,8 +217,8 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict, equivalents: d
     wrong = [s for s in ran if s not in right]
     fraction = len(right) / len(cases)
     if raised or broken or wrong:
-        problem, label = (raised or broken or [(_diagnosis(spec, words, ran, wrong[0], optimizer, observe, mistakes),
-                                                wrong[0].label)])[0]
+        problem, label = (raised or broken)[0] if raised or broken else \
+            (_diagnosis(spec, words, ran, wrong[0], optimizer, observe, mistakes), wrong[0].label)
         return Verdict(FAIL, f"{problem} (first seen with {label}; {len(right)} of {len(cases)} settings right)",
                        fraction=fraction, details={"settings": details})
     note, coarse = summary(comparisons)
@@ -245,11 +250,13 @@ def _where(spec: dict, name: str) -> str:
 def _passed(spec: dict, words: _Words, ran: list[_Setting]) -> str:
     steps = len(ran[0].steps)
     layers = f" on {len(spec['layers'])} layers" if "layers" in spec else ""
+    names = list(spec["settings"][0])   # an optimizer's settings all name the same arguments
+    of = f" of {', '.join(names[:-1])} and {names[-1]}" if "class" in spec and len(names) > 1 else ""
     defaults = ", its defaults included" if {} in spec["settings"] else ""
     message = (f"{words.subject} matches {spec.get('formula', 'the reference')} over {steps} steps{layers} for "
-               f"{len(ran)} settings{defaults}")
+               f"{len(ran)} settings{of}{defaults}")
     for attr, holds in spec.get("observe", {}).items():
-        if not all(s._same(f"a.{attr}", s.steps) for s in ran):
+        if not all(s.same_as_reference(f"a.{attr}", s.steps) for s in ran):
             message += f" (self.{attr} does not hold {holds}, though)"
     return message
 
@@ -258,7 +265,7 @@ def _diagnosis(spec, words: _Words, ran: list[_Setting], first: _Setting, optimi
     """Why the first wrong setting is wrong: what is plainly wrong in it, else the known mistake
     that explains every setting, else its own, else where it differs."""
     bad = first.first_wrong_step()
-    if not all(np.all(np.isfinite(v)) for n, v in first.steps[bad].items() if n.startswith("p.")):
+    if not all(np.all(np.isfinite(first.steps[bad][n])) for n in first.params):
         return f"{words.values} non-finite values from step {bad + 1}" + (f": {spec['nonfinite']}" if "nonfinite" in
                                                                           spec else "")
     copied = _copy_updated(first)
@@ -279,7 +286,7 @@ def _diagnosis(spec, words: _Words, ran: list[_Setting], first: _Setting, optimi
 def _copy_updated(setting: _Setting) -> str | None:
     """The attribute of an optimizer given a dict of parameters that holds an updated copy of it,
     while the dict it was given never changed; or None."""
-    names = [n for n in setting.expected[0] if n.startswith("p.")]
+    names = setting.params
     if not all(np.array_equal(s[n], setting.case[f"p_{n[2:]}"]) for s in setting.steps for n in names):
         return None
     held = {key.split(".")[1] for key in setting.steps[0] if key.startswith("h.")}
