@@ -1,8 +1,7 @@
 """What the assignment's text defines, for a student's self-check (`nngrader check`): the forward
 pass as the notebook states it (linear, ReLU, linear) and gradients by centered differences of
-it. In the public checks it stands where the reference stands when grading, so a self-check
-needs neither the reference nor its outputs. The update rule needs nothing here: the checks
-already hold SGD to its written formula.
+it, and SGD with momentum as the notebook writes it. In the public checks it stands where the
+reference stands when grading, so a self-check needs neither the reference nor its outputs.
 """
 from __future__ import annotations
 
@@ -47,3 +46,15 @@ class FullyConnectedNet:
             grad = np.sum((plus - minus) * u[None], axis=1) / (2 * h)                    # (rows, hidden)
             self.grads[name] = grad if name == "W1" else grad[0]
 
+
+class SGD:
+    """m = beta*m + grad; theta -= alpha*m, on the params dict it is given."""
+
+    def __init__(self, params: dict, alpha: float, beta: float = 0):
+        self.params, self.alpha, self.beta = params, alpha, beta
+        self.momentum = {n: np.zeros_like(p) for n, p in params.items()}
+
+    def step(self, grads: dict) -> None:
+        for name in self.params:
+            self.momentum[name] = self.beta * self.momentum[name] + grads[name]
+            self.params[name] = self.params[name] - self.alpha * self.momentum[name]

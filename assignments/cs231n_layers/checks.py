@@ -69,16 +69,16 @@ MISTAKES = {   # check id -> message (completing "<what is wrong> ...") -> what 
         "is the mask alone; multiply it by dout": lambda x, d: ((x > 0).astype(float),),
     },
     "sgd_momentum": {
-        "moves w up the gradient: v = momentum * v - learning_rate * dw, then w + v": _momentum(1.0, True),
-        "does not keep the velocity in config['velocity'] between steps": _momentum(-1.0, False),
+        "sgd_momentum moves w up the gradient: v = momentum * v - learning_rate * dw, then w + v": _momentum(1.0, True),
+        "sgd_momentum does not keep the velocity in config['velocity'] between steps": _momentum(-1.0, False),
     },
     "rmsprop": {
-        "keeps a moving average of |dw| instead of dw**2 in config['cache']": _rmsprop(np.abs, False),
-        "ignores config['epsilon']": _rmsprop(np.square, False, own_epsilon=False),
+        "rmsprop keeps a moving average of |dw| instead of dw**2 in config['cache']": _rmsprop(np.abs, False),
+        "rmsprop ignores config['epsilon']": _rmsprop(np.square, False, own_epsilon=False),
     },
     "adam": {
-        "has no bias correction: divide m by (1 - beta1**t) and v by (1 - beta2**t)": _adam("uncorrected"),
-        "ignores config['epsilon']": _adam("fixed epsilon"),
+        "adam has no bias correction: divide m by (1 - beta1**t) and v by (1 - beta2**t)": _adam("uncorrected"),
+        "adam ignores config['epsilon']": _adam("fixed epsilon"),
     },
 }
 

@@ -1,8 +1,7 @@
 """What the exercise's text defines, for a student's self-check (`nngrader check`): each layer's
 forward pass as the book states it, and its gradients by centered differences of that forward
-pass. In the public checks it stands where the reference stands when grading, so a self-check
-needs neither the reference nor its outputs. The optimizer needs nothing here: its check already
-holds it to the written formulas.
+pass, and the optimizer as the book writes it. In the public checks it stands where the
+reference stands when grading, so a self-check needs neither the reference nor its outputs.
 """
 from __future__ import annotations
 
@@ -77,3 +76,29 @@ def _mean_loss(inputs: np.ndarray, y: np.ndarray) -> float:
     probs = np.clip(exp / np.sum(exp, axis=1, keepdims=True), 1e-7, 1 - 1e-7)
     return float(np.mean(-np.log(probs[np.arange(len(probs)), y])))
 
+
+class Optimizer_SGD:
+    """Learning rate decayed as learning_rate / (1 + decay * iterations); with momentum, each
+    layer keeps its own (weight_momentums, bias_momentums): update = momentum * update - rate * gradient."""
+
+    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, momentum: float = 0.0):
+        self.learning_rate = self.current_learning_rate = learning_rate
+        self.decay, self.momentum, self.iterations = decay, momentum, 0
+
+    def pre_update_params(self) -> None:
+        if self.decay:
+            self.current_learning_rate = self.learning_rate / (1.0 + self.decay * self.iterations)
+
+    def update_params(self, layer) -> None:
+        if self.momentum:
+            layer.weight_momentums = self.momentum * getattr(layer, "weight_momentums", 0.0) - \
+                self.current_learning_rate * layer.dweights
+            layer.bias_momentums = self.momentum * getattr(layer, "bias_momentums", 0.0) - \
+                self.current_learning_rate * layer.dbiases
+            layer.weights, layer.biases = layer.weights + layer.weight_momentums, layer.biases + layer.bias_momentums
+        else:
+            layer.weights = layer.weights - self.current_learning_rate * layer.dweights
+            layer.biases = layer.biases - self.current_learning_rate * layer.dbiases
+
+    def post_update_params(self) -> None:
+        self.iterations += 1

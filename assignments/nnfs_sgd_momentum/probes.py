@@ -10,7 +10,6 @@ import math
 import os
 import platform
 import traceback
-import types
 
 import numpy as np
 
@@ -90,32 +89,6 @@ def _optimizer(student, learning_rate, decay, momentum):
         return student.Optimizer_SGD(learning_rate=learning_rate, decay=decay, momentum=momentum)
     except TypeError:
         return student.Optimizer_SGD(learning_rate, decay, momentum)
-
-
-def optimizer(student, inputs):
-    """Many steps on two layers of different shapes: after each step, both layers' parameters,
-    the learning rate in use and the iteration count."""
-    out = {}
-    for case, c in _cases(inputs).items():
-        try:
-            opt = _optimizer(student, float(c["learning_rate"]), float(c["decay"]), float(c["momentum"]))
-            layers = [types.SimpleNamespace(weights=c[f"w{k}"].copy(), biases=c[f"b{k}"].copy()) for k in (1, 2)]
-            for t in range(int(c["steps"])):
-                for k, layer in enumerate(layers, 1):
-                    layer.dweights, layer.dbiases = c[f"t{t}_dw{k}"].copy(), c[f"t{t}_db{k}"].copy()
-                opt.pre_update_params()
-                for layer in layers:
-                    opt.update_params(layer)
-                out[f"{case}.t{t}_lr"] = np.asarray(_number(getattr(opt, "current_learning_rate", None)))
-                opt.post_update_params()
-                out[f"{case}.t{t}_iterations"] = np.asarray(_number(getattr(opt, "iterations", None)))
-                for k, layer in enumerate(layers, 1):
-                    out[f"{case}.t{t}_w{k}"] = _floats(layer.weights)
-                    out[f"{case}.t{t}_b{k}"] = _floats(layer.biases)
-            out[f"{case}.precision"] = _precision(layers, opt)
-        except Exception as exc:  # noqa: BLE001
-            out[f"{case}.error"] = _error(exc)
-    return out
 
 
 def _predict(x, dense1, activation1, dense2):

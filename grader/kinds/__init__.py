@@ -13,8 +13,10 @@ are called as calls.py says.
 * gradients: a backward function's or method's gradients (returned, or set as attributes)
   against the reference's and against centered differences of the reference forward; a share
   of the points per gradient;
-* update_rule: `(w, dw, config) -> (next_w, config)` over several steps, the config carried,
-  defaults filled in when it is None;
+* update_rule: an update rule over several steps per setting: a function `(w, dw, config) ->
+  (next_w, config)`, the config carried, defaults filled in when it is None; or an optimizer
+  class stepped by calling its methods on a dict of parameters or on layers (known mistakes:
+  wrong classes, driven as the student's);
 * dropout: a random layer judged by its statistics (the share kept, the scaling, test mode,
   the mask reused by backward).
 """

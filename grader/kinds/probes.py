@@ -2,10 +2,13 @@
 # (grader/kinds/probes.py, put ahead of an assignment's own probes.py in the probe process:
 # numpy only, nothing of the grader's). Inputs: "spec.<name>" (text: function names, argument
 # names) and, per case, "c<k>.<name>" arrays. They judge nothing: they call and send back.
-import itertools
-
+# The grader imports _kind_update_steps too: it drives the reference's update rule, and known
+# mistakes, exactly as the probe drives the student's.
 import numpy as np
 import traceback as _traceback
+import itertools as _itertools
+import json as _json
+import types as _types
 
 
 def _kind_cases(inputs):
@@ -99,7 +102,7 @@ def kind_gradients(student, inputs):
                     grads = [_kind_attribute(obj, p) for p in paths]
                 if not call:
                     out[f"{case}.dout_after"] = dout
-                    out[f"{case}.precision"] = _kind_precision(obj, result, grads)
+                    out[f"{case}.precision"] = _kind_least_precision(obj, result, grads)
             except Exception as exc:  # noqa: BLE001
                 out[f"{case}.error"] = _kind_error(exc)
                 break
@@ -116,27 +119,139 @@ def kind_gradients(student, inputs):
 
 
 def kind_update_rule(student, inputs):
-    """next_w, config = rule(w, dw, config), step after step with the config it returned; the
-    first config is None (the rule fills in its defaults) or the case's settings."""
+    """An update rule step after step on each case (_kind_update_steps), a function or an
+    optimizer class: what it leaves after every step."""
     spec, cases = _kind_cases(inputs)
+    optimizer = _json.loads(spec["optimizer"]) if "optimizer" in spec else None
     out = {}
     for case, c in cases.items():
-        config = {k[4:]: float(v) for k, v in c.items() if k.startswith("cfg_")} or None
-        w = c["w"].copy()
-        for t in range(int(c["steps"])):
-            try:
-                next_w, config = getattr(student, spec["function"])(w, c[f"dw{t}"].copy(), config)
-            except Exception as exc:  # noqa: BLE001
-                out[f"{case}.error"] = _kind_error(exc)
-                break
-            try:
-                w = _kind_floats(next_w)
-            except Exception as exc:  # noqa: BLE001
-                out[f"{case}.returned"] = _kind_returned(exc)
-                break
-            out[f"{case}.w{t}"] = w
-            w = w.copy()
+        try:
+            steps, precision = _kind_update_steps(getattr(student, spec["name"]), optimizer, c)
+        except _KindUnreadable as exc:
+            out[f"{case}.returned"] = str(exc)
+            continue
+        except Exception as exc:  # noqa: BLE001 - reported per case
+            out[f"{case}.error"] = _kind_error(exc)
+            continue
+        for t, step in enumerate(steps):
+            out.update({f"{case}.t{t}.{key}": value for key, value in step.items()})
+        if precision is not None:
+            out[f"{case}.precision"] = precision
     return out
+
+
+class _KindUnreadable(Exception):
+    """What the code left is not an array of real numbers; the message says what and where."""
+
+
+def _kind_readable(value, where):
+    try:
+        return _kind_floats(value)
+    except Exception as exc:  # noqa: BLE001 - whatever it is, it cannot be read as numbers
+        raise _KindUnreadable(f"{where} {_kind_returned(exc)}") from None
+
+
+def _kind_update_steps(rule, optimizer, c, observe=None):
+    """What an update rule does on case c ("p_<name>": the parameters, "g<t>_<name>": the
+    gradients of step t, "set_<name>": the setting), step after step: per step, the parameters
+    ("p.<name>"), the optimizer's attributes named in `observe` ("a.<name>", NaN when not a
+    number) and, for an optimizer given a dict of parameters, the dicts like it that it holds
+    instead ("h.<attribute>.<name>"); and the least precise float of the optimizer's state (None
+    for a function). `rule` is a function, next_w, config = rule(w, dw, config) with the config
+    it returned carried on (the first: None, or the setting), or an optimizer class, as
+    `optimizer` (the check's spec) says. The grader runs the reference and the known mistakes
+    through this too, so that they are driven exactly as the student's code is."""
+    setting = {k[4:]: float(v) for k, v in c.items() if k.startswith("set_")}
+    steps = []
+    if optimizer is None:
+        w, config = c["p_w"].copy(), setting or None
+        for t in range(int(c["steps"])):
+            next_w, config = rule(w, c[f"g{t}_w"].copy(), config)
+            w = _kind_readable(next_w, "returned")
+            steps.append({"p.w": w.copy()})
+        return steps, None
+    names = optimizer["params"]
+    params = {n: c[f"p_{n}"].copy() for n in names}
+    layers = {}   # "<layer>.<attribute>": the parameters are attributes of layers, their gradients beside them
+    for n in names if optimizer["layers"] else ():
+        layer, _, attr = n.partition(".")
+        setattr(layers.setdefault(layer, _types.SimpleNamespace()), attr, params[n])
+    values = [setting[n] for n in optimizer["settings"]]
+    first = () if layers else (params,)   # a dict of parameters is the constructor's first argument
+    try:
+        opt = rule(*first, **dict(zip(optimizer["settings"], values)))
+    except TypeError:   # settings named otherwise: by position
+        opt = rule(*first, *values)
+    observe = optimizer["observe"] if observe is None else observe
+    for t in range(int(c["steps"])):
+        grads = {n: c[f"g{t}_{n}"].copy() for n in names}
+        for n in names if layers else ():
+            layer, _, attr = n.partition(".")
+            setattr(layers[layer], optimizer["gradients"][attr], grads[n])
+        for call in optimizer["step"]:   # "method()", "method(grads)" or "method(layer)": each layer in turn
+            method, _, arg = call.rstrip(")").partition("(")
+            for args in {"grads": [(grads,)], "layer": [(x,) for x in layers.values()]}.get(arg, [()]):
+                getattr(opt, method)(*args)
+        step = {}
+        for n in names:
+            layer, _, attr = n.partition(".")
+            value, where = (getattr(layers[layer], attr), f"left layer.{attr} as") if layers else \
+                (params[n], f"left params[{n!r}] as")
+            step[f"p.{n}"] = _kind_readable(value, where)
+        step.update({f"a.{name}": _kind_number(getattr(opt, name, None)) for name in observe})
+        step.update({} if layers else _kind_held(opt, params))
+        steps.append(step)
+    return steps, _kind_least_precision(list(layers.values()) or params, opt)
+
+
+def _kind_held(opt, params):
+    """The dicts with the parameters' names that the optimizer holds, other than the one it was
+    given (a copy it updates, which the model never sees), as arrays; those not of numbers skipped."""
+    found = {}
+    try:
+        attributes = list(vars(opt).items())
+    except TypeError:   # no __dict__
+        return found
+    for attr, held in attributes:
+        if not (isinstance(attr, str) and attr.isidentifier() and isinstance(held, dict)) or held is params:
+            continue
+        try:
+            found.update({f"h.{attr}.{n}": _kind_floats(held[n]) for n in params})
+        except Exception:  # noqa: BLE001 - not a dict of parameters
+            continue
+    return found
+
+
+def _kind_number(value):
+    """A 0-d float for a scalar attribute, NaN for anything that is not one (the grader says so)."""
+    try:
+        return np.asarray(float(value))
+    except (TypeError, ValueError):
+        return np.asarray(float("nan"))
+
+
+def _kind_least_precision(*objects, depth=3):
+    """A 0-d array of the least precise floating dtype found in objects, their items and
+    attributes, nearest first (a float32 cache or momentum makes a float64 result float32-accurate)."""
+    found, queue = [np.dtype(np.float64)], [(obj, depth) for obj in objects]
+    for obj, left in queue:   # breadth first, 100 items of each container, 5000 objects at most
+        if isinstance(obj, (np.ndarray, np.generic)):
+            if obj.dtype.kind == "f":
+                found.append(obj.dtype)
+            continue
+        if left == 0 or len(queue) >= 5000:
+            continue
+        try:
+            if isinstance(obj, dict):
+                items = obj.values()
+            elif isinstance(obj, (list, tuple)):
+                items = obj
+            else:
+                items = () if isinstance(obj, type) else vars(obj).values()
+            queue.extend((item, left - 1) for item in _itertools.islice(items, 100))
+        except Exception:  # noqa: BLE001 - no attributes to look at
+            continue
+    return np.zeros((), max(found, key=lambda d: np.finfo(d).eps))
 
 
 def kind_dropout(student, inputs):
@@ -215,27 +330,3 @@ def _kind_attribute(obj, path):
         return _kind_floats(value)
     except (TypeError, ValueError):
         return _KindBad("not an array of numbers")
-
-
-def _kind_precision(*objects, depth=3):
-    """A 0-d array of the least precise floating dtype found in objects, their items and
-    attributes, nearest first (a float32 cache makes a float64 result float32-accurate)."""
-    found, queue = [np.dtype(np.float64)], [(obj, depth) for obj in objects]
-    for obj, left in queue:   # breadth first, 100 items of each container, 5000 objects at most
-        if isinstance(obj, (np.ndarray, np.generic)):
-            if obj.dtype.kind == "f":
-                found.append(obj.dtype)
-            continue
-        if left == 0 or len(queue) >= 5000:
-            continue
-        try:
-            if isinstance(obj, dict):
-                items = obj.values()
-            elif isinstance(obj, (list, tuple)):
-                items = obj
-            else:
-                items = () if isinstance(obj, type) else vars(obj).values()
-            queue.extend((item, left - 1) for item in itertools.islice(items, 100))
-        except Exception:  # noqa: BLE001 - no attributes to look at
-            continue
-    return np.zeros((), max(found, key=lambda d: np.finfo(d).eps))
