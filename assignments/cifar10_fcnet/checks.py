@@ -122,7 +122,7 @@ def _sgd(update):
     return SGD
 
 
-MISTAKES = {"sgd_step": {
+MISTAKES["sgd_step"] = {
     "SGD.step does not change the parameters": _sgd(lambda th, m, g, a, b: (th, m)),
     "SGD.step uses m = beta*m + (1-beta)*grad (a moving average); the assignment's update is m = beta*m + grad":
         _sgd(lambda th, m, g, a, b: (th - a * (b * m + (1 - b) * g), b * m + (1 - b) * g)),
@@ -136,7 +136,7 @@ MISTAKES = {"sgd_step": {
         _sgd(lambda th, m, g, a, b: (th - a * (b * m + a * g), b * m + a * g)),
     "SGD.step uses Nesterov momentum; the assignment's update is theta -= alpha*m with m = beta*m + grad":
         _sgd(lambda th, m, g, a, b: (th - a * (g + b * (b * m + g)), b * m + g)),
-}}
+}
 
 
 # ---------------------------------------------------------------- hyperparameters

@@ -206,7 +206,7 @@ def _optimizer(mistake: str):
     return Optimizer_SGD
 
 
-MISTAKES = {"optimizer": {
+MISTAKES["optimizer"] = {
     "update_params does not change the parameters": _optimizer("unchanged"),
     "iterations does not advance: post_update_params must add 1 to self.iterations": _optimizer("no iterations"),
     "without momentum, the update uses self.learning_rate; it must use self.current_learning_rate, the decayed "
@@ -216,7 +216,7 @@ MISTAKES = {"optimizer": {
     "the decayed rate is never used: pre_update_params must set current_learning_rate = learning_rate / "
     "(1 + decay * iterations)": _optimizer("decay ignored"),
     "the parameters move up the gradient: subtract the learning rate times the gradient": _optimizer("uphill"),
-}}
+}
 
 
 # ---------------------------------------------------------------- training on spiral data
