@@ -1,6 +1,7 @@
 """The CS231n-style layers assignment, built from check kinds only (assignment.toml, and the
 known mistakes in checks.py): a correct solution, equivalent forms that must pass, and the
-typical bugs that must fail with a message naming them."""
+typical bugs that must fail with a message naming them; the training section, where the
+student's functions train a two-layer net on CIFAR-10 in the sandbox."""
 from __future__ import annotations
 
 import ast
@@ -14,12 +15,20 @@ from helpers import grade_cells
 SOLUTION = REPO / "reference" / "cs231n_layers.ipynb"
 
 
-def cells(**replaced: str) -> list[str]:
-    """The solution notebook's code cells, with whole functions replaced by name."""
+def cells(settings: str | None = None, **replaced: str) -> list[str]:
+    """The solution notebook's code cells, with whole functions replaced by name, and the training
+    section's settings (the arguments of its TwoLayerTraining(...) call) when given. A test that
+    replaces functions for the other checks gives none: it grades without the training call, so
+    that it trains nothing (the solution's settings take 5 to 10 s a grade here)."""
     sources = [c.source for c in nbformat.read(SOLUTION, as_version=4).cells if c.cell_type == "code"]
     for name, code in replaced.items():
         i = next(k for k, s in enumerate(sources) if s.startswith(f"def {name}("))
         sources[i] = code
+    call = next(k for k, s in enumerate(sources) if s.startswith("trainer = TwoLayerTraining("))
+    if settings is not None:
+        sources[call] = f"trainer = TwoLayerTraining({settings})"
+    elif replaced:
+        del sources[call]
     return sources
 
 
@@ -30,7 +39,7 @@ def grade(**replaced: str) -> dict:
 def test_the_solution_gets_every_point_and_the_release_none():
     r = grade()
     assert {k: (v.status, v.points) for k, v in r.items()} == {k: ("pass", v.max_points) for k, v in r.items()}
-    assert sum(v.max_points for v in r.values()) == 100
+    assert sum(v.max_points for v in r.values()) == 120   # 100, and 20 for the training section
     release = REPO / "assignments" / "cs231n_layers" / "release.ipynb"
     sources = [c.source for c in nbformat.read(release, as_version=4).cells if c.cell_type == "code"]
     r = grade_cells(sources, assignment_id="cs231n_layers")
@@ -182,3 +191,59 @@ def test_typical_bugs_fail_naming_the_mistake(name, code, check, says, points):
     r = grade(**{name: code})
     assert r[check].status == "fail" and says in r[check].message, r[check].message
     assert r[check].points == points
+
+
+# ------------------------------------------------------------------ the training section (kind "training")
+TINY = "hidden_dim=10, batch_size=20, num_iters=40"   # a few seconds for every seed the rule may take
+
+
+def test_the_solutions_training_reaches_the_threshold_over_seeds():
+    r = grade()["training"]
+    assert (r.status, r.points) == ("pass", 20), r.message
+    d = r.details
+    assert 3 <= len(d["accuracies"]) <= 7 and d["threshold"] == 0.33 <= d["interval"][0] and not d["borderline"]
+    assert r.message.startswith("your functions trained with hidden_dim=50, learning_rate=0.01, momentum=0.9")
+    assert "test accuracy" in r.message and "the threshold 0.33 on cifar10-subset" in r.message
+
+
+@pytest.mark.parametrize("settings, replaced, says", [
+    (f"learning_rate=10.0, momentum=0.9, {TINY}", {}, "learning_rate=10 is too large"),
+    (f"learning_rate=1e-6, momentum=0.0, {TINY}", {}, "learning_rate=1e-06 may be too small"),
+    (f"learning_rate=0.01, momentum=0.9, {TINY}",
+     {"sgd_momentum": "def sgd_momentum(w, dw, config=None):\n    c = {'learning_rate': 1e-2, 'momentum': 0.9, "
+                      "**(config or {})}\n    c['velocity'] = c['momentum'] * c.get('velocity', 0) + "
+                      "c['learning_rate'] * dw\n    return w + c['velocity'], c"},   # uphill
+     "or a gradient or the update has the wrong sign"),
+], ids=["diverging learning rate", "tiny learning rate", "sgd_momentum uphill"])
+def test_a_training_bug_fails_naming_it(settings, replaced, says):
+    r = grade(settings=settings, **replaced)["training"]
+    assert (r.status, r.points) == ("fail", 0) and "below the threshold 0.33" in r.message and says in r.message, \
+        r.message
+
+
+@pytest.mark.parametrize("settings, says", [
+    ("hidden_dim=50, num_iters=10**7", "over the budget of 500 G: reduce num_iters, batch_size or hidden_dim"),
+    ("hidden_dim=100000", "hidden_dim=100,000 and batch_size=100 need about"),
+    ("momentum=1.5", "not run: momentum = 1.5 is outside [0, 1): it must be at least 0 and below 1"),
+    ("hidden_dim=int(h)", "not run: hidden_dim could not be read without running the code"),
+], ids=["over the budget", "over the memory", "momentum", "unreadable"])
+def test_settings_that_cannot_train_are_refused_before_training(settings, says):
+    r = grade(settings=settings)["training"]
+    assert (r.status, r.points) == ("fail", 0) and says in r.message, r.message
+
+
+def test_the_test_labels_never_enter_the_sandbox():
+    from grader import assignment, datasets
+    from grader.check import Context, Hyperparams
+    a = assignment.load("cs231n_layers")
+    ds = datasets.for_assignment(a.dataset_kind, None)
+    hp = Hyperparams({"hidden_dim": 10, "learning_rate": 0.01, "momentum": 0.9, "batch_size": 20, "num_iters": 40},
+                     "source", "given by the test")
+    ctx = Context("training", a.check_rubric("training"), a.reference(), ds, hp, 0, None)
+    inputs = a.implementations()["training"].inputs(ctx)
+    images = {k for k in inputs if k == "x" or k.startswith("x_")}
+    assert images == {"x", "x_val", "x_test"} and {"y", "y_val"} <= set(inputs) and "y_test" not in inputs
+    assert len(inputs["x_test"]) == ds.n_test and len(inputs["x"]) + len(inputs["x_val"]) == ds.n_train
+    assert all(v.dtype.kind in "iufU" for v in inputs.values())   # no labels hidden in some other form
+    labels = ds.load_test_labels()
+    assert not any(v.shape == labels.shape and (v == labels).all() for k, v in inputs.items() if k != "x_test")

@@ -80,7 +80,7 @@ def judge(hp: dict, **limits):
     ctx = Context("hyperparams", table, a.reference(), datasets.for_assignment(a.dataset_kind, None),
                   Hyperparams(hp, "kernel", "given by the test"), 0,
                   lambda key, fn: memo.memo(Path(os.environ["NNGRADER_CACHE"]) / "memo", key, fn))
-    return rubric.score("hyperparams", "", a.adapter().compare_hyperparams(ctx, None, None), table)
+    return rubric.score("hyperparams", "", a.implementations()["hyperparams"].judge(ctx, None, None), table)
 
 
 def _remember(accuracies: list[float], envs: list[dict]) -> None:
@@ -164,7 +164,7 @@ out = []
 for hp in json.loads(sys.argv[1]):
     ctx = Context("hyperparams", a.check_rubric("hyperparams"), a.reference(), ds,
                   Hyperparams(hp, "kernel", "test"), 0, lambda key, fn: memo.memo(root, key, fn))
-    v = a.adapter().compare_hyperparams(ctx, None, None)
+    v = a.implementations()["hyperparams"].judge(ctx, None, None)
     out.append([v.status, v.details["borderline"], v.details["environments"]])
 print(json.dumps(out))
 """
@@ -192,15 +192,15 @@ def test_training_verdicts_are_the_same_under_other_blas_kernels_and_threads():
 
 # ------------------------------------------------------------------ NNFS: the probe's seeds, judged here
 def _nnfs(train_accs: list[float], test_accs: list[float], val_accs: list[float], env: str = "{}"):
-    """compare_training and compare_test_accuracy on probe outputs made to these accuracies."""
+    """The training and test_accuracy checks on probe outputs made to these accuracies."""
     import numpy as np
 
     from grader.probe import ProbeOutcome
     a = assignment.load("nnfs_sgd_momentum")
-    checks = a.adapter()
+    checks, judged = a.adapter(), a.implementations()
     hp = Hyperparams({"learning_rate": 1.0, "decay": 1e-3, "momentum": 0.9}, "source", "given by the test")
     ctx = {cid: Context(cid, a.check_rubric(cid), a.reference(), None, hp, 0, None) for cid in ("training", "test_accuracy")}
-    inputs = checks.inputs_training(ctx["training"])
+    inputs = judged["training"].inputs(ctx["training"])
     test_labels = checks.test_set(a.reference())[1]
 
     def predictions(labels, accuracy):
@@ -212,8 +212,9 @@ def _nnfs(train_accs: list[float], test_accs: list[float], val_accs: list[float]
         outputs[f"s{seed}.test_predictions"] = predictions(test_labels, te)
         outputs[f"s{seed}.val_predictions"] = predictions(inputs["y_val"], va)
     outcome = ProbeOutcome(outputs=outputs)
-    return (rubric.score("training", "", checks.compare_training(ctx["training"], inputs, outcome), a.check_rubric("training")),
-            rubric.score("test_accuracy", "", checks.compare_test_accuracy(ctx["test_accuracy"], inputs, outcome),
+    return (rubric.score("training", "", judged["training"].judge(ctx["training"], inputs, outcome),
+                         a.check_rubric("training")),
+            rubric.score("test_accuracy", "", judged["test_accuracy"].judge(ctx["test_accuracy"], inputs, outcome),
                          a.check_rubric("test_accuracy")))
 
 

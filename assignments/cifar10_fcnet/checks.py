@@ -2,19 +2,19 @@
 
 forward, backward and sgd_step are check kinds (assignment.toml); here are their inputs
 (CASES), known mistakes (MISTAKES) and what may go either way at the ReLU's kink (ALLOWANCES).
-`compare_hyperparams` trains the reference with the student's settings and
-`compare_end_to_end` scores the model the notebook trained (the CHECKS table at the end).
-Every message names what is wrong and the likely cause, in the student's terms.
+`hyperparams` is of the check kind "training": its hooks here, in TRAINING, say how the reference
+trains with the student's settings and what that costs. `compare_end_to_end` scores the model the
+notebook trained (the CHECKS table at the end). Every message names what is wrong and the likely
+cause, in the student's terms.
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from grader import bounded, seeds
-from grader.check import FAIL, PASS, WARN, Check, Verdict
+from grader import bounded
+from grader.check import FAIL, PASS, Check, Verdict
 from grader.numeric import FLOAT32, UNITS, eps
+from grader.kinds import training
 
 PARAMS = ("W1", "b1", "W2", "b2")
 D, C = 3072, 10                       # CIFAR-10: students may rely on these defaults
@@ -139,7 +139,7 @@ MISTAKES["sgd_step"] = {
 }
 
 
-# ---------------------------------------------------------------- hyperparameters
+# ---------------------------------------------------------------- hyperparameters (kind "training")
 
 _DATA: dict[str, tuple] = {}
 
@@ -151,33 +151,40 @@ def _training_data(ctx):
     ds = ctx.dataset
     if ds.fingerprint not in _DATA:
         x_train, y_train, x_test = ds.load_public()
-        prep, version = ctx.reference.preprocess, getattr(ctx.reference, "__fingerprint__", "")[:16]
+        prep, version = ctx.reference.preprocess, ctx.reference.__fingerprint__[:16]
         _DATA[ds.fingerprint] = (ds.derived(f"x_train-{version}", x_train, prep), y_train.astype(np.int64),
                                  ds.derived(f"x_test-{version}", x_test, prep), ds.load_test_labels().astype(np.int64))
     return _DATA[ds.fingerprint]
 
 
-def _validate(ctx) -> tuple[dict | None, str | None]:
+def _train_seed(ctx, data, hp: dict, seed: int) -> dict:
+    """One seed of the notebook's loop, with the reference (in the kind's bounded child process)."""
+    x_train, y_train, x_test, y_test = data
+    outcome = ctx.reference.train_and_evaluate(x_train, y_train, x_test, y_test, seed=seed, **hp)
+    return {"accuracy": outcome.accuracy, "diverged_at": outcome.diverged_at, "losses": outcome.losses[::5]}
+
+
+def _validate(ctx) -> tuple[dict | None, str]:
     """The five settings as plain numbers of the right kind, or what is wrong with the first that
     is not (any value a notebook can produce gets a message naming it, never an exception)."""
     values = ctx.hyperparams.values
     missing = [n for n in HYPERPARAMS if n not in values]
     if missing:
-        return None, f"{', '.join(missing)} not set ({ctx.hyperparams.note})"
+        return None, f"hyperparameters: {', '.join(missing)} not set ({ctx.hyperparams.note})"
     hp = {}
     for name in HYPERPARAMS:
         number, problem = bounded.plain_number(values[name])
         if problem:
-            return None, f"{name} = {problem}"
+            return None, f"hyperparameters: {name} = {problem}"
         if name in ("hidden_dim", "batch_size", "num_iters"):
             if number != int(number) or number < 1:
-                return None, f"{name} = {bounded.shown(values[name])} must be a positive whole number"
+                return None, f"hyperparameters: {name} = {bounded.shown(values[name])} must be a positive whole number"
             hp[name] = int(number)
         else:
             hp[name] = number
     if hp["alpha"] <= 0:
-        return None, f"alpha = {hp['alpha']:g} must be positive"
-    return hp, None
+        return None, f"hyperparameters: alpha = {hp['alpha']:g} must be positive"
+    return hp, ""
 
 
 def memo_key(hp: dict, seed: int, dataset: str, reference: str) -> dict:
@@ -212,68 +219,20 @@ def train_memory_mb(hp: dict, n_test: int) -> float:
     return 8 * (5 * h * (D + C) + 3 * b * D + 6 * b * h + 3 * rows * h) / 2**20 + 64
 
 
-class _OverLimit(Exception):
-    """A training run reached the grader's memory or time limit."""
+def _memory_mb(hp: dict, dataset) -> float:
+    return train_memory_mb(hp, dataset.n_test)
 
 
-def _refusal(ctx, hp: dict) -> str | None:
-    """Why these settings are not trained at all (the estimate is over a limit), or None."""
-    limit_mb = float(ctx.rubric.get("max_train_memory_mb", 2048))
-    need_mb = train_memory_mb(hp, ctx.dataset.n_test)
-    if need_mb > limit_mb:
-        per_unit = train_memory_mb({**hp, "hidden_dim": 2}, ctx.dataset.n_test) - \
-            train_memory_mb({**hp, "hidden_dim": 1}, ctx.dataset.n_test)
-        most = max(0, int((limit_mb - train_memory_mb({**hp, "hidden_dim": 0}, ctx.dataset.n_test)) / per_unit))
-        return (f"hidden_dim={hp['hidden_dim']:,} and batch_size={hp['batch_size']:,} need about "
-                f"{need_mb:,.0f} MB of memory to train, over the grader's limit of {limit_mb:,.0f} MB: reduce them "
-                f"(at this batch size, hidden_dim up to about {most:,})")
-    budget = float(ctx.rubric.get("max_train_gmacs", 2500)) * 1e9
-    cost = train_cost(hp, ctx.rubric)
-    if cost > budget:
-        return (f"these settings need about {cost / 1e9:,.0f} G multiply-adds of training (counting each "
-                f"iteration's fixed cost), over the budget of {budget / 1e9:,.0f} G: reduce num_iters, batch_size "
-                "or hidden_dim")
-    return None
+def _largest_hidden(hp: dict, limit_mb: float, dataset) -> str:
+    """The hidden_dim that fits the memory limit at this batch size (memory grows linearly with it)."""
+    per_unit = _memory_mb({**hp, "hidden_dim": 2}, dataset) - _memory_mb({**hp, "hidden_dim": 1}, dataset)
+    most = max(0, int((limit_mb - _memory_mb({**hp, "hidden_dim": 0}, dataset)) / per_unit))
+    return f" (at this batch size, hidden_dim up to about {most:,})"
 
 
-def threshold(ctx) -> float:
-    table = ctx.rubric.get("threshold", {})
-    return float(table.get(ctx.dataset.name, table.get("cifar10-custom", 0.4)))
-
-
-def compare_hyperparams(ctx, inputs, outcome) -> Verdict:
-    hp, problem = _validate(ctx)
-    if problem:
-        return Verdict(FAIL, f"hyperparameters: {problem}")
-    refused = _refusal(ctx, hp)
-    if refused:
-        return Verdict(FAIL, refused, details={"hyperparams": hp})
-    rule = seeds.Rule.from_rubric(ctx.rubric, threshold(ctx))
-    runs: list[dict] = []
-
-    def run(seed: int) -> float:
-        key = memo_key(hp, seed, ctx.dataset.fingerprint, getattr(ctx.reference, "__fingerprint__", ""))
-        runs.append(ctx.memo(key, lambda: _train(ctx, hp, seed)))   # a memoized run is not trained again
-        return runs[-1]["accuracy"]
-
-    setting = ", ".join(f"{k}={v:g}" for k, v in hp.items())
-    try:
-        decision = seeds.sequential(run, rule)
-    except _OverLimit as over:
-        return Verdict(FAIL, f"{setting}: {over}", details={"hyperparams": hp, "accuracies": [r["accuracy"] for r in runs]})
-    runs = runs[:len(decision.values)]
-    details = seeds.training_details(decision, rule, runs)
-    details.update({"hyperparams": hp, "dataset": ctx.dataset.name, "losses": runs[0]["losses"],
-                    "source": ctx.hyperparams.note})
-    figures = (f"mean test accuracy {decision.interval.mean:.3f} over {len(runs)} seeds "
-               f"({', '.join(f'{a:.3f}' for a in decision.values)}; {decision.interval.text(rule.level)})")
-    where = f"the threshold {rule.threshold:.2f} on {ctx.dataset.name}"
-    note = seeds.mixed_note(details)
-    if decision.outcome == seeds.PASSED:
-        return Verdict(PASS, f"{setting}: {figures}, above {where}{note}", details=details)
-    if decision.outcome == seeds.OPEN:
-        return Verdict(WARN, f"{setting}: borderline: {figures} still contains {where} after {len(runs)} seeds, "
-                             f"the most the rubric allows: a TA should look{note}", details=details)
+def _hints(ctx, hp: dict, runs: list[dict]) -> list[str]:
+    """Why these settings fall short: momentum that grows, divergence, an unstable step; and for
+    the TA, the subset's known disagreement with full data (CALIBRATION.md)."""
     diverged = [r["diverged_at"] for r in runs if r["diverged_at"] is not None]
     hints = []
     if hp["beta"] >= 1:
@@ -289,33 +248,13 @@ def compare_hyperparams(ctx, inputs, outcome) -> Verdict:
         hints.append("note for the TA: on the small embedded subset, settings with alpha/(1-beta) >= 0.05 often "
                      "collapse although they reach 0.40 on full CIFAR-10 (assignments/cifar10_fcnet/CALIBRATION.md): "
                      "regrade this one with full data")
-    return Verdict(FAIL, f"{setting}: {figures}, below {where}; " + "; ".join(hints) + note, details=details)
+    return hints
 
 
-def _train(ctx, hp, seed) -> dict:
-    """One seed, trained in a child process under the rubric's memory and time limits; the data
-    are mapped here first, so the child shares them."""
-    x_train, y_train, x_test, y_test = _training_data(ctx)
-    seconds = float(ctx.rubric.get("max_train_seconds", 600))
-    memory_mb = int(ctx.rubric.get("max_train_memory_mb", 2048))
-
-    def work() -> dict:
-        started = time.monotonic()
-        outcome = ctx.reference.train_and_evaluate(x_train, y_train, x_test, y_test, seed=seed, **hp)
-        return {"accuracy": outcome.accuracy, "diverged_at": outcome.diverged_at, "losses": outcome.losses[::5],
-                "seconds": round(time.monotonic() - started, 2)}
-
-    environment = seeds.numeric_environment()   # the child's too: it inherits numpy and the BLAS settings
-    done = bounded.run(work, memory_mb=memory_mb, seconds=seconds)
-    if done.over == "memory":
-        raise _OverLimit(f"training needed more memory than the grader allows ({memory_mb:,} MB): "
-                         "reduce hidden_dim or batch_size")
-    if done.over == "time":
-        raise _OverLimit(f"training one seed took longer than the grader allows ({seconds:,.0f} s): "
-                         "reduce num_iters, batch_size or hidden_dim")
-    if done.error:
-        raise RuntimeError(f"reference training failed: {done.error}")
-    return {**done.value, "environment": environment}
+HYPERPARAMS_TRAINING = training.Hooks(
+    settings=_validate, hints=_hints, cost=train_cost, reduce="num_iters, batch_size or hidden_dim",
+    memory_mb=_memory_mb, memory_settings=("hidden_dim", "batch_size"), memory_advice=_largest_hidden,
+    reduce_memory="hidden_dim or batch_size", data=_training_data, train=_train_seed, memo_key=memo_key)
 
 
 # ---------------------------------------------------------------- the student's own training
@@ -334,7 +273,7 @@ def compare_end_to_end(ctx, inputs, outcome) -> Verdict:
     if len(text) != len(y_test) or not text.isdigit():
         return Verdict(FAIL, f"your model's predictions could not be read ({len(text)} for {len(y_test)} test images)")
     accuracy = float(np.mean(np.frombuffer(text.encode(), np.uint8) - ord("0") == y_test))
-    thr = threshold(ctx)
+    thr = training.threshold(ctx, ctx.rubric["threshold"])
     losses = [float(v) for v in found.get("losses", []) if isinstance(v, (int, float))]
     return Verdict(PASS if accuracy >= thr else FAIL,
                    f"the model your notebook trained with your hyperparameters reaches test accuracy {accuracy:.3f} "
@@ -344,6 +283,6 @@ def compare_end_to_end(ctx, inputs, outcome) -> Verdict:
 # ---------------------------------------------------------------- what grader/pipeline.py runs
 
 CHECKS = {   # check id (assignment.toml) -> how it is implemented
-    "hyperparams": Check(compare_hyperparams),
     "end_to_end": Check(compare_end_to_end),
 }
+TRAINING = {"hyperparams": HYPERPARAMS_TRAINING}   # the kind's hooks, by check id

@@ -1,10 +1,14 @@
 """Known mistakes of the CS231n-style layers assignment, by check: what each computes, so that a
-check kind's message names the likely bug; and the published variants of the update rules that
-are accepted as right. Everything else is the kinds' (grader/kinds/), configured in
-assignment.toml."""
+check kind's message names the likely bug; the published variants of the update rules that are
+accepted as right; and the training section's data, cost model and hints (TRAINING). Everything
+else is the kinds' (grader/kinds/), configured in assignment.toml."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from grader.kinds import training
 
 
 def _flat(x):
@@ -88,3 +92,76 @@ EQUIVALENTS = {
     "rmsprop": {"epsilon inside the square root (TensorFlow 1)": _rmsprop(np.square, True)},
     "adam": {"Kingma & Ba's efficient form": _adam("efficient")},
 }
+
+
+# ---------------------------------------------------------------- the training section (kind "training")
+D, C = 3072, 10   # CIFAR-10 images, flattened, and its classes
+
+
+def probe_data(dataset, rubric: dict) -> dict:
+    """What the probe trains on: the public training images less a held-out part (as the
+    notebook's load_data() holds one out), that part with its labels to stop on, and the test
+    images, whose labels stay here; as uint8 (the probe standardises them), capped in rows."""
+    x, y, x_test = dataset.load_public()
+    held = min(dataset.n_test, len(x) // 5)
+    rows, val_rows = int(rubric.get("train_rows", 10000)), int(rubric.get("validation_rows", 2000))
+    return {"x": np.asarray(x[:-held][:rows]), "y": y[:-held][:rows], "x_val": np.asarray(x[-held:][:val_rows]),
+            "y_val": y[-held:][:val_rows], "x_test": np.asarray(x_test)}
+
+
+def _settings(ctx) -> tuple[dict | None, str]:
+    """The settings of the last TwoLayerTraining(...) call."""
+    return training.settings_from_call(ctx, {"hidden_dim": "whole", "learning_rate": "positive",
+                                             "momentum": "fraction", "batch_size": "whole", "num_iters": "whole"})
+
+
+def _inputs(ctx, hp: dict) -> dict:
+    return probe_data(ctx.dataset, ctx.rubric)
+
+
+def _test_labels(ctx, split: str) -> np.ndarray:
+    return ctx.dataset.load_test_labels()
+
+
+def train_cost(hp: dict, rubric: dict) -> float:
+    """One run in multiply-adds that take as long: the products of forward and backward (affine_backward
+    computes dx of the first layer too: three products a layer) plus, per iteration, the update of
+    every parameter, gathering the batch and Python's own steps (factors: CALIBRATION.md)."""
+    h, b = float(hp["hidden_dim"]), float(hp["batch_size"])
+    per_iteration = (3 * b * h * (D + C) + float(rubric.get("cost_per_parameter", 300)) * h * (D + C)
+                     + float(rubric.get("cost_per_input", 30)) * b * D + float(rubric.get("cost_per_iteration", 3e6)))
+    return float(hp["num_iters"]) * per_iteration
+
+
+def _memory_mb(hp: dict, dataset) -> float:
+    """The probe's arrays: the standardised images (float64), W1 with its gradient, velocity and
+    three temporaries, a batch's activations, a chunk of predictions; plus numpy's own."""
+    h, b = float(hp["hidden_dim"]), float(hp["batch_size"])
+    images = min(dataset.n_train, 12000) + dataset.n_test
+    return 8 * (images * D + 6 * h * (D + C) + 3 * b * D + 4 * b * h + 1000 * h) / 2**20 + 100
+
+
+def _hints(ctx, hp: dict, runs: list[dict]) -> list[str]:
+    """What the losses the probe recorded (every 10 iterations) say: divergence, a loss that grows,
+    or one that hardly moves; the functions that would cause it have checks of their own."""
+    suspects = "affine_backward, relu_backward and sgd_momentum (see their checks)"
+    for run in runs:
+        bad = next((k for k, loss in enumerate(run["losses"]) if not math.isfinite(loss)), None)
+        if bad is not None:
+            return [f"training diverged (the loss stopped being finite by iteration {10 * bad}): learning_rate="
+                    f"{hp['learning_rate']:g} is too large, or a gradient or the update has the wrong sign: {suspects}"]
+    losses = runs[0]["losses"]
+    early, late = np.mean(losses[:3]), np.mean(losses[-3:])   # minibatch losses: a few together
+    if late > 1.5 * early:
+        return [f"the loss grew from about {early:.3g} to {late:.3g}: learning_rate={hp['learning_rate']:g} is "
+                f"too large, or a gradient or the update has the wrong sign: {suspects}"]
+    if late > 0.9 * early:
+        return [f"the loss hardly decreased (about {early:.3g} at first, {late:.3g} at the end): "
+                f"learning_rate={hp['learning_rate']:g} may be too small; if it is not, {suspects}"]
+    return ["try more iterations, a larger hidden layer or another learning rate"]
+
+
+TRAINING = {"training": training.Hooks(
+    settings=_settings, hints=_hints, cost=train_cost, reduce="num_iters, batch_size or hidden_dim",
+    memory_mb=_memory_mb, memory_settings=("hidden_dim", "batch_size"), reduce_memory="hidden_dim or batch_size",
+    inputs=_inputs, labels=_test_labels)}

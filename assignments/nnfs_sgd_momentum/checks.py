@@ -1,23 +1,22 @@
 """Checks of the NNFS-style SGD exercise: the grader's side.
 
 dense_forward, dense_backward and relu_backward are check kinds (assignment.toml); here are their
-inputs (CASES) and known mistakes (MISTAKES). For the other checks with a probe,
-`inputs_<id>(ctx)` chooses what the student's code is run on (in the sandbox, by probes.py) and
-`compare_<id>(ctx, inputs, outcome)` judges the raw outputs against the reference, here (the
-CHECKS table at the end pairs them for the grader). test_accuracy judges the training run
-(`outcome_of` in assignment.toml). Messages name what is wrong and the
-likely cause, in the student's terms.
+inputs (CASES) and known mistakes (MISTAKES); optimizer is the update_rule kind, its known
+mistakes here too. training and test_accuracy are of the check kind "training", on one run of
+the student's classes: their hooks here, in TRAINING. softmax_ce_backward is this assignment's
+own: `inputs_softmax_ce_backward(ctx)` chooses what the student's code is run on (in the sandbox,
+by probes.py) and `compare_softmax_ce_backward` judges the raw outputs against the reference
+(the CHECKS table at the end). Messages name what is wrong and the likely cause, in the
+student's terms.
 """
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
-from grader import bounded, seeds
-from grader.check import FAIL, PASS, WARN, Check, Verdict, by_case, first_line, probe_failed, raised
+from grader.check import FAIL, PASS, WARN, Check, Verdict, by_case, probe_failed, raised
 from grader.numeric import (UNITS, Comparison, compare, numerical_gradient, precision_note, precision_of,
                            sample_indices, summary)
+from grader.kinds import training
 
 DENSE_CASES = [(2, 5, 4), (4, 3, 6), (64, 3, 10)]        # (n_inputs, n_neurons, batch)
 SETTINGS = ("learning_rate", "decay", "momentum")
@@ -237,19 +236,7 @@ def spiral(samples: int, classes: int, seed: int) -> tuple[np.ndarray, np.ndarra
 
 def _settings(ctx) -> tuple[dict | None, str]:
     """The student's optimizer settings, read from their last Optimizer_SGD(...) call."""
-    values = ctx.hyperparams.values
-    if ctx.hyperparams.source == "none":
-        return None, f"not run: {ctx.hyperparams.note}, so the settings to train with are unknown"
-    hp = {}
-    for name in SETTINGS:
-        if name not in values:
-            return None, (f"not run: {name} could not be read without running the code ({ctx.hyperparams.note}); "
-                          "write it as a number in the call")
-        number, problem = bounded.plain_number(values[name])
-        if problem or number < 0:
-            return None, f"not run: {name} = {problem or f'{number:g} is negative'}: it must be a non-negative number"
-        hp[name] = number
-    return hp, ""
+    return training.settings_from_call(ctx, {name: "non-negative" for name in SETTINGS})
 
 
 def test_set(reference) -> tuple[np.ndarray, np.ndarray]:
@@ -262,121 +249,29 @@ def test_set(reference) -> tuple[np.ndarray, np.ndarray]:
     return x[order], y[order]
 
 
-def _rules(ctx) -> tuple[seeds.Rule, seeds.Rule]:
-    """The rule over seeds for training accuracy and for test accuracy. One probe run serves both
-    checks, so [checks.training] holds both thresholds, the seeds and the confidence."""
-    train = seeds.Rule.from_rubric(ctx.rubric, float(ctx.rubric.get("threshold", 0.0)))
-    return train, seeds.Rule(float(ctx.rubric.get("test_threshold", 0.0)), train.level, train.min_seeds,
-                             train.max_seeds)
-
-
-def _rules_of(inputs) -> tuple[seeds.Rule, seeds.Rule]:
-    """The rules the probe ran with, as inputs_training wrote them (the test check has no table of them)."""
-    level, low, high = float(inputs["level"]), int(inputs["min_seeds"]), len(inputs["seeds"])
-    return (seeds.Rule(float(inputs["threshold"]), level, low, high),
-            seeds.Rule(float(inputs["val_threshold"]), level, low, high))
-
-
-def inputs_training(ctx) -> dict | None:
-    hp, _ = _settings(ctx)
-    if hp is None:
-        return None
-    train, test = _rules(ctx)
+def _spiral_data(ctx, hp: dict) -> dict:
+    """What the probe trains on: the exercise's spiral, a validation spiral (labels given, to stop
+    on) and the test set's points; the loop's size, from the rubric."""
     x, y = spiral(SAMPLES, CLASSES, TRAIN_SEED)
     x_val, y_val = spiral(SAMPLES, CLASSES, VALIDATION_SEED)
     return {"x": x, "y": y, "x_test": test_set(ctx.reference)[0], "x_val": x_val, "y_val": y_val,
-            "seeds": np.arange(train.max_seeds), "min_seeds": np.asarray(train.min_seeds),
-            "level": np.asarray(train.level), "t_values": np.asarray(train.t_values()),
-            "threshold": np.asarray(train.threshold), "val_threshold": np.asarray(test.threshold),
-            "epochs": int(ctx.rubric.get("epochs", 10001)), "hidden": int(ctx.rubric.get("hidden", 64)),
-            **{name: np.asarray(v) for name, v in hp.items()}}
+            "epochs": int(ctx.rubric.get("epochs", 10001)), "hidden": int(ctx.rubric.get("hidden", 64))}
 
 
-def _accuracies(inputs, outcome, which: str, labels: np.ndarray) -> tuple[list[float] | None, str]:
-    """Accuracy per seed, for the seeds the probe ran (0, 1, ... until its rule stopped it)."""
-    accs = []
-    for seed in inputs["seeds"].tolist():
-        predictions = outcome.outputs.get(f"s{seed}.{which}_predictions")
-        if predictions is None:
-            break
-        if predictions.reshape(-1).shape != labels.shape:
-            return None, f"the {which} predictions of seed {seed} have the wrong shape {predictions.shape}"
-        accs.append(float(np.mean(predictions.reshape(-1) == labels)))
-    if len(accs) < int(inputs["min_seeds"]):
-        return None, f"the {which} predictions of seed {len(accs)} are missing"
-    return accs, ""
+def _test_labels(ctx, split: str) -> np.ndarray:
+    return test_set(ctx.reference)[1]
 
 
-def _stopped_rightly(inputs, outcome, n: int, train: seeds.Rule, validation: seeds.Rule) -> bool:
-    """Whether the probe's rule did stop it at n seeds: training and validation accuracies both
-    decided (the grader has both label sets). Otherwise something else cut the runs short."""
-    for which, labels, rule in (("train", inputs["y"], train), ("val", inputs["y_val"], validation)):
-        accs, _ = _accuracies(inputs, outcome, which, labels)
-        if accs is None or len(accs) != n or seeds.side(accs, rule) == seeds.OPEN:
-            return False
-    return True
+def _hints(ctx, hp: dict, runs: list[dict]) -> list[str]:
+    return [] if hp["momentum"] else ["without momentum, 10,001 epochs are rarely enough: try momentum=0.9"]
 
 
-def _accuracy_verdict(ctx, inputs, outcome, which: str, label: str) -> Verdict:
-    if inputs is None:
-        return Verdict(FAIL, _settings(ctx)[1])
-    if outcome.error:
-        return Verdict(FAIL, f"training your classes failed: {first_line(outcome.error)}",
-                       details={"traceback": outcome.traceback})
-    train, test = _rules_of(inputs)
-    rule = train if which == "train" else test
-    labels = inputs["y"] if which == "train" else test_set(ctx.reference)[1]   # they never leave the grader
-    accs, problem = _accuracies(inputs, outcome, which, labels)
-    if accs is None:
-        return Verdict(FAIL, problem)
-    decision = seeds.first_clear(accs, rule)
-    env = outcome.outputs.get("env")
-    runs = [{"environment": _environment(env)} for _ in decision.values]
-    details = seeds.training_details(decision, rule, runs)
-    setting = ", ".join(f"{name}={float(inputs[name]):g}" for name in SETTINGS)
-    losses = outcome.outputs.get("s0.losses")
-    details.update({"settings": setting, "source": ctx.hyperparams.note, "seeds_ran": len(accs),
-                    "environment_source": "reported by the probe process",
-                    **({"losses": losses.tolist()} if losses is not None else {})})
-    figures = (f"{label} {decision.interval.mean:.3f} (mean of {len(decision.values)} initialisations: "
-               f"{', '.join(f'{a:.3f}' for a in decision.values)}; {decision.interval.text(rule.level)})")
-    head = f"your classes trained with {setting}: "
-    if decision.outcome == seeds.PASSED:
-        return Verdict(PASS, f"{head}{figures}, above the threshold {rule.threshold:.2f}", details=details)
-    if decision.outcome == seeds.FAILED:
-        hint = "" if float(inputs["momentum"]) else "; without momentum, 10,001 epochs are rarely enough: try momentum=0.9"
-        return Verdict(FAIL, f"{head}{figures}, below the threshold {rule.threshold:.2f}{hint}", details=details)
-    if not decision.exhausted and not _stopped_rightly(inputs, outcome, len(accs), train, test):
-        return Verdict(FAIL, f"{head}{figures}: the training runs stopped after {len(accs)} seeds, before the "
-                             "accuracy was decided (did your code change the probe's arithmetic?)", details=details)
-    why = ("the most the rubric allows" if decision.exhausted else
-           "when the training and validation accuracies were decided")
-    return Verdict(WARN, f"{head}borderline: {figures} still contains the threshold {rule.threshold:.2f} after "
-                         f"{len(accs)} seeds ({why}): a TA should look", details=details)
-
-
-def _environment(env: np.ndarray | None) -> dict | None:
-    """The arithmetic the probe process reported (next to student code: shown, never trusted)."""
-    if env is None or env.dtype.kind != "U" or env.size != 1:
-        return None
-    try:
-        return seeds.clean_environment(json.loads(str(env.reshape(-1)[0])))
-    except (ValueError, RecursionError):
-        return None
-
-
-def compare_training(ctx, inputs, outcome) -> Verdict:
-    return _accuracy_verdict(ctx, inputs, outcome, "train", "training accuracy")
-
-
-def compare_test_accuracy(ctx, inputs, outcome) -> Verdict:
-    return _accuracy_verdict(ctx, inputs, outcome, "test", "accuracy on a fresh spiral test set")
+SPIRAL_TRAINING = training.Hooks(settings=_settings, hints=_hints, inputs=_spiral_data, labels=_test_labels)
 
 
 # ---------------------------------------------------------------- what grader/pipeline.py runs
 
 CHECKS = {   # check id (assignment.toml) -> how it is implemented
     "softmax_ce_backward": Check(compare_softmax_ce_backward, inputs_softmax_ce_backward),
-    "training": Check(compare_training, inputs_training),
-    "test_accuracy": Check(compare_test_accuracy),
 }
+TRAINING = {"training": SPIRAL_TRAINING, "test_accuracy": SPIRAL_TRAINING}   # the kind's hooks, by check id

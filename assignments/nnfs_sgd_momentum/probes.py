@@ -5,10 +5,6 @@ nothing: the grader compares. numpy only.
 Inputs and outputs are flat dicts; a key "c3.weights" is entry `weights` of case 3.
 """
 import itertools
-import json
-import math
-import os
-import platform
 import traceback
 
 import numpy as np
@@ -98,80 +94,31 @@ def _predict(x, dense1, activation1, dense2):
     return np.argmax(np.asarray(dense2.output), axis=1)
 
 
-def _decided(accuracies, threshold, t_values, min_seeds):
-    """The grader's rule over seeds (grader/seeds.py, which this process cannot import): a t-interval
-    of the mean accuracy, with the grader's t values, clear of the threshold."""
-    n = len(accuracies)
-    if n < min_seeds:
-        return False
-    mean = sum(accuracies) / n
-    half = float(t_values[n]) * math.sqrt(sum((a - mean) ** 2 for a in accuracies) / (n - 1)) / math.sqrt(n)
-    return mean - half >= threshold or mean + half < threshold
-
-
-def _accuracy(predictions, labels):
-    predictions = np.asarray(predictions).reshape(-1)
-    return float(np.mean(predictions == labels)) if predictions.shape == labels.shape else None
-
-
-def _environment():
-    """The arithmetic of this process: numpy, BLAS implementation, core type and threads."""
-    try:
-        from threadpoolctl import threadpool_info
-        blas = [{k: lib.get(k) for k in ("internal_api", "version", "architecture", "threading_layer", "num_threads")}
-                for lib in threadpool_info() if lib.get("user_api") == "blas"]
-    except Exception:  # noqa: BLE001 - informative only
-        blas = []
-    return {"numpy": np.__version__, "blas": blas, "machine": platform.machine(),
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "")}
-
-
-def training(student, inputs):
-    """The exercise's loop with the student's classes and optimizer settings, seed after seed;
-    predictions on the training points and on the test points, whose labels are not here. Seeds
-    stop once the accuracies on the training points and on a validation set (labels given, a
-    stand-in for the hidden test set) are both decided by the grader's rule, or at the last seed."""
-    x, y, x_test = inputs["x"], inputs["y"].astype(np.int64), inputs["x_test"]
-    x_val, y_val = inputs["x_val"], inputs["y_val"].astype(np.int64)
-    t_values, min_seeds = inputs["t_values"], int(inputs["min_seeds"])
-    out = {"env": json.dumps(_environment())}
-    train_accs, val_accs = [], []
-    with np.errstate(all="ignore"):
-        for seed in inputs["seeds"].tolist():
-            np.random.seed(seed)
-            dense1 = student.Layer_Dense(x.shape[1], int(inputs["hidden"]))
-            activation1 = student.Activation_ReLU()
-            dense2 = student.Layer_Dense(int(inputs["hidden"]), int(y.max()) + 1)
-            loss_activation = student.Activation_Softmax_Loss_CategoricalCrossentropy()
-            opt = _optimizer(student, float(inputs["learning_rate"]), float(inputs["decay"]),
-                             float(inputs["momentum"]))
-            losses = []
-            for epoch in range(int(inputs["epochs"])):
-                dense1.forward(x)
-                activation1.forward(dense1.output)
-                dense2.forward(activation1.output)
-                loss = loss_activation.forward(dense2.output, y)
-                if epoch % 100 == 0:
-                    losses.append(_number(loss))
-                loss_activation.backward(loss_activation.output, y)
-                dense2.backward(loss_activation.dinputs)
-                activation1.backward(dense2.dinputs)
-                dense1.backward(activation1.dinputs)
-                opt.pre_update_params()
-                opt.update_params(dense1)
-                opt.update_params(dense2)
-                opt.post_update_params()
-            train_predictions = _predict(x, dense1, activation1, dense2)
-            out[f"s{seed}.train_predictions"] = train_predictions
-            out[f"s{seed}.test_predictions"] = _predict(x_test, dense1, activation1, dense2)
-            out[f"s{seed}.losses"] = np.asarray(losses, dtype=np.float64)
-            out[f"s{seed}.val_predictions"] = val_predictions = _predict(x_val, dense1, activation1, dense2)
-            train_acc, val_acc = _accuracy(train_predictions, y), _accuracy(val_predictions, y_val)
-            if train_acc is None or val_acc is None:   # the grader reports the shape
-                break
-            train_accs.append(train_acc)
-            val_accs.append(val_acc)
-            if _decided(train_accs, float(inputs["threshold"]), t_values, min_seeds) and \
-                    _decided(val_accs, float(inputs["val_threshold"]), t_values, min_seeds):
-                break
-    return out
+def spiral_run(student, inputs, seed):
+    """The exercise's loop with the student's classes and optimizer settings, for one seed (the
+    training kind's probe, kind_training, runs the seeds): a function giving its predictions on
+    the training points, a validation set and the test points, and the loss every 100 epochs."""
+    x, y = inputs["x"], inputs["y"].astype(np.int64)
+    np.random.seed(seed)
+    dense1 = student.Layer_Dense(x.shape[1], int(inputs["hidden"]))
+    activation1 = student.Activation_ReLU()
+    dense2 = student.Layer_Dense(int(inputs["hidden"]), int(y.max()) + 1)
+    loss_activation = student.Activation_Softmax_Loss_CategoricalCrossentropy()
+    opt = _optimizer(student, float(inputs["learning_rate"]), float(inputs["decay"]), float(inputs["momentum"]))
+    losses = []
+    for epoch in range(int(inputs["epochs"])):
+        dense1.forward(x)
+        activation1.forward(dense1.output)
+        dense2.forward(activation1.output)
+        loss = loss_activation.forward(dense2.output, y)
+        if epoch % 100 == 0:
+            losses.append(_number(loss))
+        loss_activation.backward(loss_activation.output, y)
+        dense2.backward(loss_activation.dinputs)
+        activation1.backward(dense2.dinputs)
+        dense1.backward(activation1.dinputs)
+        opt.pre_update_params()
+        opt.update_params(dense1)
+        opt.update_params(dense2)
+        opt.post_update_params()
+    return (lambda points: _predict(points, dense1, activation1, dense2)), losses

@@ -18,7 +18,12 @@ are called as calls.py says.
   class stepped by calling its methods on a dict of parameters or on layers (known mistakes:
   wrong classes, driven as the student's);
 * dropout: a random layer judged by its statistics (the share kept, the scaling, test mode,
-  the mask reused by backward).
+  the mask reused by backward);
+* training: settings trained to an accuracy threshold over seeds (grader/seeds.py's rule), within
+  the grader's budget: the reference trained with the student's settings on the grader's side
+  (bounded, memoized), or the student's code trained in the sandbox by the assignment's probe
+  through kind_training, its predictions scored here. Its hooks (settings, data, loop, cost
+  model, hints) are the assignment's: `TRAINING[check id]` in its checks.py, a training.Hooks.
 """
 from __future__ import annotations
 
@@ -26,18 +31,22 @@ from functools import partial
 from pathlib import Path
 
 from ..check import Check
-from . import dropout, gradients, outputs, shared, update_rule
+from . import dropout, gradients, outputs, shared, training, update_rule
 
 Hooks = shared.Hooks
 PROBES = Path(__file__).with_name("probes.py")
-KINDS = {"outputs": outputs, "gradients": gradients, "update_rule": update_rule, "dropout": dropout}
+KINDS = {"outputs": outputs, "gradients": gradients, "update_rule": update_rule, "dropout": dropout,
+         "training": training}
 
 
-def check(spec: dict, mistakes: dict, equivalents: dict, hooks: shared.Hooks = shared.Hooks()) -> Check:
+def check(spec: dict, mistakes: dict, equivalents: dict, hooks: shared.Hooks = shared.Hooks(),
+          training_hooks: training.Hooks | None = None) -> Check:
     """The Check of one [[checks]] table of kind spec["kind"], with the assignment's known mistakes,
-    for an update rule the published variants it accepts, and for outputs and gradients the
-    assignment's own inputs and allowances (`hooks`)."""
+    for an update rule the published variants it accepts, for outputs and gradients the
+    assignment's own inputs and allowances (`hooks`), and for training its hooks."""
     kind = KINDS[spec["kind"]]
+    if kind is training:
+        return training.check(spec, training_hooks)
     extra = (equivalents,) if kind is update_rule else ()
     inputs = partial(kind.inputs, spec=spec)
     if kind in (outputs, gradients):
@@ -47,3 +56,12 @@ def check(spec: dict, mistakes: dict, equivalents: dict, hooks: shared.Hooks = s
 
 def _judge(kind, spec, mistakes, extra, ctx, inputs, outcome):
     return kind.judge(ctx, spec, inputs, outcome, mistakes, *extra)
+
+
+def probe(spec: dict) -> str | None:
+    """The probe a check of a kind runs in the sandbox: its kind's, none for a training check that
+    trains the reference (on the grader's side) or judges another check's run (`outcome_of`)."""
+    kind = KINDS[spec["kind"]]
+    if "outcome_of" in spec or (kind is training and spec.get("trains") != "student"):
+        return None
+    return kind.PROBE

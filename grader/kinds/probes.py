@@ -8,6 +8,9 @@ import numpy as np
 import traceback as _traceback
 import itertools as _itertools
 import json as _json
+import math as _math
+import os as _os
+import platform as _platform
 import types as _types
 
 
@@ -330,3 +333,70 @@ def _kind_attribute(obj, path):
         return _kind_floats(value)
     except (TypeError, ValueError):
         return _KindBad("not an array of numbers")
+
+
+def _kind_environment():
+    """The arithmetic of this process: numpy, BLAS implementation, core type and threads."""
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [{k: lib.get(k) for k in ("internal_api", "version", "architecture", "threading_layer", "num_threads")}
+                for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    except Exception:  # noqa: BLE001 - informative only
+        blas = []
+    return _json.dumps({"numpy": np.__version__, "blas": blas, "machine": _platform.machine(),
+                        "OPENBLAS_CORETYPE": _os.environ.get("OPENBLAS_CORETYPE", "")})
+
+
+def _kind_decided(accuracies, threshold, t_values, min_seeds):
+    """The grader's rule over seeds (grader/seeds.py, which this process cannot import): a t-interval
+    of the mean accuracy, with the grader's t values, clear of the threshold."""
+    n = len(accuracies)
+    if n < min_seeds:
+        return False
+    mean = sum(accuracies) / n
+    half = float(t_values[n]) * _math.sqrt(sum((a - mean) ** 2 for a in accuracies) / (n - 1)) / _math.sqrt(n)
+    return mean - half >= threshold or mean + half < threshold
+
+
+def _kind_accuracy(predictions, labels):
+    predictions = np.asarray(predictions).reshape(-1)
+    return float(np.mean(predictions == labels)) if predictions.shape == labels.shape else None
+
+
+def kind_training(student, inputs):
+    """The training kind's seeds, with the assignment's loop: "spec.loop" names its function in this
+    module, run(student, inputs, seed) -> (predict, losses), predict(x) giving the class of each
+    row; "spec.prepare", if any, names what turns the inputs into what the loop uses, once for all
+    seeds (e.g. images standardised). Predictions of every split ("x": the training points,
+    "x_<split>": another set, the test set's labels not here) and the losses, seed after seed, until
+    the accuracy of every split with labels here ("y", "y_<split>") and a threshold
+    ("threshold_<split>") is decided, or at the last seed."""
+    spec, inputs = _kind_cases(inputs)[0], {k: v for k, v in inputs.items() if not k.startswith("spec.")}
+    run = globals()[spec["loop"]]
+    if "prepare" in spec:
+        inputs = globals()[spec["prepare"]](inputs)
+    splits = {("train" if key == "x" else key[2:]): x for key, x in inputs.items()
+              if key == "x" or key.startswith("x_")}
+    stop = {}
+    for split in splits:
+        labels = "y" if split == "train" else f"y_{split}"
+        if labels in inputs and f"threshold_{split}" in inputs:
+            stop[split] = (inputs[labels].astype(np.int64), float(inputs[f"threshold_{split}"]), [])
+    t_values, min_seeds = inputs["t_values"], int(inputs["min_seeds"])
+    out = {"env": _kind_environment()}
+    with np.errstate(all="ignore"):
+        for seed in inputs["seeds"].tolist():
+            predict, losses = run(student, inputs, seed)
+            for split, x in splits.items():
+                out[f"s{seed}.{split}_predictions"] = predict(x)
+            out[f"s{seed}.losses"] = np.asarray(losses, dtype=np.float64)
+            scored = {split: _kind_accuracy(out[f"s{seed}.{split}_predictions"], labels)
+                      for split, (labels, _, _) in stop.items()}
+            if any(accuracy is None for accuracy in scored.values()):   # the grader reports the shape
+                break
+            for split, (_, _, accuracies) in stop.items():
+                accuracies.append(scored[split])
+            if stop and all(_kind_decided(accs, threshold, t_values, min_seeds)
+                            for _, threshold, accs in stop.values()):
+                break
+    return out
