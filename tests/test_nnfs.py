@@ -215,14 +215,9 @@ def test_other_spellings_are_graded_and_named():
 
 
 # ------------------------------------------------------------------ training on spiral data
-def test_training_with_the_books_settings_passes_and_without_momentum_fails():
-    r = grade(settings="learning_rate=1., decay=1e-3, momentum=0.9")
-    assert status(r, "training") == ("pass", 10) and status(r, "test_accuracy") == ("pass", 10)
-    for check, threshold in (("training", 0.75), ("test_accuracy", 0.65)):   # verdicts and ranges, not digits
-        d = r[check].details
-        assert 3 <= len(d["accuracies"]) <= 12 and d["seeds"] == list(range(len(d["accuracies"])))
-        assert d["threshold"] == threshold <= d["interval"][0] <= d["mean"] <= d["interval"][1]
-        assert not d["borderline"] and "90% interval of the mean" in r[check].message
+def test_training_without_momentum_fails_and_says_what_to_try():
+    """(The book's settings passing, over seeds, is test_nnfs_batch's student_000: one training
+    of them per suite.)"""
     r = grade(settings="learning_rate=1.")
     assert status(r, "training") == ("fail", 0) and status(r, "test_accuracy") == ("fail", 0)
     assert "learning_rate=1, decay=0, momentum=0" in r["training"].message and "try momentum=0.9" in r["training"].message

@@ -29,8 +29,9 @@ def nnfs_batch(tmp_path_factory):
     for sample in SAMPLES:
         shutil.copy(sample, subs / sample.name)
     rubric = (REPO / "rubrics" / "nnfs_sgd_momentum.toml").read_text()
-    rubric = rubric.replace("cell_timeout_s = 600", "cell_timeout_s = 30").replace(
-        "notebook_timeout_s = 1800", "notebook_timeout_s = 60")
+    # the reference runs in about 6 s; student_003 trains until the notebook's limit stops it
+    rubric = rubric.replace("cell_timeout_s = 600", "cell_timeout_s = 15").replace(
+        "notebook_timeout_s = 1800", "notebook_timeout_s = 30")
     (tmp / "rubric.toml").write_text(rubric)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
@@ -72,11 +73,16 @@ def test_the_reference_gets_full_marks_and_the_release_nothing(nnfs_batch):
 
 
 def test_student_000_is_right_throughout(nnfs_batch):
+    """The book's settings train to both thresholds over seeds: verdicts and ranges, not digits."""
     _, results, _ = nnfs_batch
     r = results["student_000"]
     assert checks(r) == ALL_PASS and r["total"] == 100
-    training = next(c for c in r["checks"] if c["id"] == "training")["details"]   # ranges, not digits
-    assert training["interval"][0] >= 0.75 and 3 <= len(training["accuracies"]) <= 12
+    for check, threshold in (("training", 0.75), ("test_accuracy", 0.65)):
+        c = next(c for c in r["checks"] if c["id"] == check)
+        d = c["details"]
+        assert 3 <= len(d["accuracies"]) <= 12 and d["seeds"] == list(range(len(d["accuracies"])))
+        assert d["threshold"] == threshold <= d["interval"][0] <= d["mean"] <= d["interval"][1]
+        assert not d["borderline"] and "90% interval of the mean" in c["message"]
     assert message(r, "training").startswith("your classes trained with learning_rate=1, decay=0.001, momentum=0.9")
 
 
@@ -94,4 +100,4 @@ def test_student_003_out_of_order_with_a_plain_sgd_bug_and_no_sgd_training(nnfs_
     last = {name: max(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and f"class {name}" in c.source)
             for name in ("Layer_Dense", "Optimizer_SGD")}
     assert {k: r["extraction"]["found"][k] for k in last} == last   # the last definitions count
-    assert r["execution"]["status"] == "timeout"                    # 30 s cells in this test
+    assert r["execution"]["status"] == "timeout"                    # 30 s notebooks in this test
