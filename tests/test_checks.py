@@ -113,6 +113,11 @@ def test_sgd_equivalent_formulations_pass(sgd):
     ("    new = {}\n    for k in self.params:\n      self.momentum[k] = self.beta * self.momentum[k] + grads[k]\n"
      "      new[k] = self.params[k] - self.alpha * self.momentum[k]\n    self.params = new",
      "the model never sees the update", 0),
+    # the copy kept under a name no report should show (setattr takes any string): not named
+    ("    new = getattr(self, 'p' * 200, {})\n    for k in self.params:\n"
+     "      self.momentum[k] = self.beta * self.momentum[k] + grads[k]\n"
+     "      new[k] = new.get(k, self.params[k]) - self.alpha * self.momentum[k]\n    setattr(self, 'p' * 200, new)",
+     "SGD.step does not change the parameters", 0),
     ("    for l in range(len(self.params)):\n      self.momentum[str(l+1)] = self.beta * self.momentum[str(l+1)]",
      "raised KeyError: '1'", 0),
 ])
