@@ -13,10 +13,9 @@ import numpy as np
 
 from grader import bounded
 from grader.check import FAIL, PASS, Check, Verdict
-from grader.numeric import FLOAT32, UNITS, eps
+from grader.numeric import FLOAT32, eps
 from grader.kinds import training
 
-PARAMS = ("W1", "b1", "W2", "b2")
 D, C = 3072, 10                       # CIFAR-10: students may rely on these defaults
 FORWARD_CASES = [(5, 20), (8, 50), (3, 7)]   # (batch, hidden)
 BACKWARD_CASES = [(5, 12), (8, 25)]   # hidden != C, so a transposed W2 gradient shows
@@ -35,15 +34,6 @@ def _params(rng, hidden):
 def _sizes(hidden: int) -> dict[str, np.ndarray]:
     """FullyConnectedNet's constructor arguments (the check kinds pass them from the case)."""
     return {"hidden_dim": np.asarray(hidden), "input_dim": np.asarray(D), "num_classes": np.asarray(C)}
-
-
-def _units(ctx) -> float:
-    return float(ctx.rubric.get("roundoff_units", UNITS))
-
-
-def _with_note(message: str, notes: list[str]) -> str:
-    notes = [n for n in notes if n]
-    return message + (f" ({'; '.join(notes)})" if notes else "")
 
 
 # ---------------------------------------------------------------- forward and backward (check kinds)
