@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from grader.check import FAIL, PASS, WARN, Check, Verdict, by_case, probe_failed, raised
-from grader.numeric import (UNITS, Comparison, compare, numerical_gradient, precision_note, precision_of,
+from grader.numeric import (Comparison, compare, numerical_gradient, precision_note, precision_of,
                            sample_indices, summary)
-from grader.kinds import training
+from grader.kinds import shared, training
 
 DENSE_CASES = [(2, 5, 4), (4, 3, 6), (64, 3, 10)]        # (n_inputs, n_neurons, batch)
 SETTINGS = ("learning_rate", "decay", "momentum")
@@ -26,10 +26,6 @@ VALIDATION_SEED = 2           # another fresh set, its labels given to the probe
 
 
 # ---------------------------------------------------------------- shared helpers
-
-def _units(ctx) -> float:
-    return float(ctx.rubric.get("roundoff_units", UNITS))
-
 
 def _with_note(message: str, notes: list[str]) -> str:
     notes = [n for n in notes if n]
@@ -129,7 +125,7 @@ def compare_softmax_ce_backward(ctx, inputs, outcome) -> Verdict:
     failed = raised("Activation_Softmax_Loss_CategoricalCrossentropy", outs)
     if failed:
         return failed
-    units = _units(ctx)
+    units = shared.units(ctx)
     loss_ok, grad_problem, comparisons = True, "", []
     for k, case in by_case(inputs).items():
         o, x, y = outs[k], case["inputs"].astype(np.float64), case["y"].astype(np.int64)
