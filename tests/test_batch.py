@@ -8,7 +8,7 @@ import pytest
 
 from grader import cli
 
-from conftest import REFERENCE_NB, RELEASE_NB, REPO, SAMPLE, notebook_with
+from conftest import RELEASE_NB, REPO, SAMPLE, notebook_with, quick_reference
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ def batch(tmp_path_factory):
     subs = tmp / "subs"
     subs.mkdir()
     shutil.copy(SAMPLE, subs / "student_004.ipynb")
-    shutil.copy(REFERENCE_NB, subs / "reference.ipynb")
+    nbformat.write(quick_reference(), subs / "reference.ipynb")
     shutil.copy(RELEASE_NB, subs / "release.ipynb")
     (subs / "not_json.ipynb").write_text("this is a Word document, honest")
     (subs / "empty.ipynb").write_bytes(b"")
@@ -28,7 +28,7 @@ def batch(tmp_path_factory):
         {"cells": [{"cell_type": "code", "input": "print('hi')", "outputs": [], "language": "python"}]}]}))
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# only words")]),
                    subs / "no_code.ipynb")
-    ref = nbformat.read(REFERENCE_NB, as_version=4)
+    ref = quick_reference()
     forever = notebook_with({})
     forever.cells.insert(2, nbformat.v4.new_code_cell("while True:\n    pass"))
     nbformat.write(forever, subs / "forever.ipynb")
@@ -85,7 +85,7 @@ def test_the_real_sample(batch):
 def test_reference_full_marks_and_release_nothing(batch):
     out, results, _ = batch
     executed = nbformat.read(out / "reference" / "executed.ipynb", as_version=4)
-    assert [c.source for c in executed.cells] == [c.source for c in nbformat.read(REFERENCE_NB, as_version=4).cells]
+    assert [c.source for c in executed.cells] == [c.source for c in quick_reference().cells]
     assert "NNGRADER-CAPTURE" not in json.dumps(executed)   # the grader's own cells leave no trace
     assert results["reference"]["total"] == results["reference"]["max_total"] == 90
     assert results["reference"]["execution"]["status"] == "ok"
@@ -142,7 +142,7 @@ def test_rerun_with_nothing_changed_regrades_nothing(batch, capsys):
 def test_without_bwrap_it_still_grades_says_so_and_survives_a_killed_worker(tmp_path, capsys):
     subs = tmp_path / "subs"
     subs.mkdir()
-    shutil.copy(REFERENCE_NB, subs / "reference.ipynb")
+    nbformat.write(quick_reference(), subs / "reference.ipynb")
     # without a pid namespace the kernel's parent is the grading worker, and it can kill it
     killer = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")])

@@ -8,7 +8,6 @@ that never ends, `os._exit` and a huge allocation are in test_batch.py.
 """
 from __future__ import annotations
 
-import copy
 import json
 import shutil
 import socket
@@ -20,7 +19,7 @@ import pytest
 
 from grader import cli, datasets
 
-from conftest import REFERENCE_NB, REPO, SAMPLE
+from conftest import REPO, SAMPLE, quick_reference
 from test_sandbox import needs_bwrap
 
 pytestmark = [pytest.mark.slow, needs_bwrap]
@@ -40,10 +39,10 @@ def in_probe_only(code: str) -> str:
 def variant(cell: str | None = None, step: str | None = None, forward: str | None = None,
             backward: str | None = None, prelude: str | None = None, class_body: str | None = None,
             hp_cell: str | None = None, last_cell: str | None = None):
-    """The reference notebook with a hostile cell inserted after the data cell (or added at the
+    """The reference notebook (its demonstration training shortened) with a hostile cell inserted after the data cell (or added at the
     end), hostile code at the start of SGD.step or at the end of forward or backward, module
     code before the net, code in its class body, or another hyperparameter cell."""
-    nb = copy.deepcopy(nbformat.read(REFERENCE_NB, as_version=4))
+    nb = quick_reference()
     net, sgd = nb.cells[NET].source, nb.cells[SGD_CELL].source
     if forward:
         end = net.index("    #################################End of your code")
@@ -95,7 +94,7 @@ def hostile(tmp_path_factory):
     ds = datasets.for_assignment("cifar10", None)
     listener = Listener()
     shutil.copy(SAMPLE, subs / "student_004.ipynb")
-    shutil.copy(REFERENCE_NB, subs / "reference.ipynb")
+    nbformat.write(quick_reference(), subs / "reference.ipynb")
     secrets = [str(p) for p in (REPO / "reference" / "cifar10_fcnet.py", REPO / "rubrics" / "cifar10_fcnet.toml",
                                 ds.hidden_dir / "y_test.npy", out, subs / "reference.ipynb", tmp / "rubric.toml")]
     looks = f"import os\nleaked = [p for p in {secrets!r} if os.path.exists(p)]\n"
@@ -170,7 +169,7 @@ def hostile(tmp_path_factory):
         nbformat.write(nb, subs / f"{name}.ipynb")
     raw = (subs / "reference.ipynb").read_bytes()
     (subs / "nul_in_json.ipynb").write_bytes(raw.replace(b'"cells": [', b'"cells": [\x00', 1))
-    huge = nbformat.read(REFERENCE_NB, as_version=4)
+    huge = quick_reference()
     huge.cells[12].outputs = [nbformat.v4.new_output("display_data", data={"image/png": "A" * (50 << 20)})]
     nbformat.write(huge, subs / "huge_50mb.ipynb")
     rubric = (REPO / "rubrics" / "cifar10_fcnet.toml").read_text()

@@ -12,7 +12,7 @@ import pytest
 
 from grader import cli
 
-from conftest import REFERENCE_NB, REPO
+from conftest import REPO, quick_reference
 from test_hostile import FULL, NET, checks, message, variant
 
 pytestmark = [pytest.mark.slow]   # under bwrap where it works, else rlimits: the grader's side is the same
@@ -27,8 +27,8 @@ FORGE = "globals().update(hidden_dim=200, alpha=1e-3, beta=0.9, batch_size=40, n
 
 
 def saved_outputs(count: int) -> dict:
-    """The reference notebook as JSON, its code cells carrying `count` tiny saved outputs in all."""
-    raw = json.loads(REFERENCE_NB.read_text())
+    """The (quick) reference notebook as JSON, its code cells carrying `count` tiny saved outputs in all."""
+    raw = json.loads(nbformat.writes(quick_reference()))
     code = [c for c in raw["cells"] if c["cell_type"] == "code"]
     for cell in code:
         cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x"}] * (count // len(code))
@@ -40,7 +40,7 @@ def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile_kernel")
     subs, out = tmp / "subs", tmp / "out"
     subs.mkdir()
-    reference = nbformat.read(REFERENCE_NB, as_version=4)
+    reference = quick_reference()
     net_source = reference.cells[NET].source
     notebooks = {
         "reference": copy.deepcopy(reference),

@@ -12,11 +12,12 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from grader import cli
 
-from conftest import REFERENCE_NB, REPO, SAMPLE
+from conftest import REPO, SAMPLE, quick_reference
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = REPO / "test-artifacts"
@@ -27,9 +28,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def course(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("course")
     with zipfile.ZipFile(tmp / "submissions.zip", "w") as z:
-        for name, source, when in (("leeann_101_5001_hw2.ipynb", REFERENCE_NB, (2026, 11, 20, 18, 0, 0)),
-                                   ("parkkim_LATE_102_5002_hw2.ipynb", SAMPLE, (2026, 11, 22, 20, 0, 0))):
-            z.writestr(zipfile.ZipInfo(name, when), source.read_bytes())
+        for name, source, when in (("leeann_101_5001_hw2.ipynb", nbformat.writes(quick_reference()).encode(), (2026, 11, 20, 18, 0, 0)),
+                                   ("parkkim_LATE_102_5002_hw2.ipynb", SAMPLE.read_bytes(), (2026, 11, 22, 20, 0, 0))):
+            z.writestr(zipfile.ZipInfo(name, when), source)
     (tmp / "roster.csv").write_text(
         "Student,ID,SIS User ID,SIS Login ID,Section\n"
         '"Lee, Ann",101,S-101,alee,A\n"Park, Kim",102,S-102,kpark,B\n"Ng, Amy",103,S-103,amyng,A\n')
