@@ -116,19 +116,21 @@ class Assignment:
     def implementations(self) -> dict[str, Check]:
         """Every check of assignment.toml as a Check: a kind's (with the known mistakes checks.py
         gives in MISTAKES[check id], the variants it accepts in EQUIVALENTS[check id], its own
-        inputs in CASES[check id] and allowances in ALLOWANCES[check id], a training check's
+        inputs in CASES[check id], allowances in ALLOWANCES[check id] and the magnitude of its terms
+        in SCALES[check id], a training check's
         hooks in TRAINING[check id]), or
         checks.py's own in its CHECKS table; one with a probe says what the probe runs on."""
         adapter = self.adapter() if (self.folder / "checks.py").is_file() else None
         own, mistakes = getattr(adapter, "CHECKS", {}), getattr(adapter, "MISTAKES", {})
         equivalents = getattr(adapter, "EQUIVALENTS", {})
         cases, allowances = getattr(adapter, "CASES", {}), getattr(adapter, "ALLOWANCES", {})
-        training = getattr(adapter, "TRAINING", {})
-        if not all(isinstance(t, dict) for t in (own, mistakes, equivalents, cases, allowances, training)):
-            raise ValueError(f"{self.id}: checks.py's CHECKS, MISTAKES, EQUIVALENTS, CASES, ALLOWANCES and TRAINING "
-                             "must be tables keyed by check id")
+        scales, training = getattr(adapter, "SCALES", {}), getattr(adapter, "TRAINING", {})
+        if not all(isinstance(t, dict) for t in (own, mistakes, equivalents, cases, allowances, scales, training)):
+            raise ValueError(f"{self.id}: checks.py's CHECKS, MISTAKES, EQUIVALENTS, CASES, ALLOWANCES, SCALES and "
+                             "TRAINING must be tables keyed by check id")
         table = {**own, **{c.id: kinds.check(c.table, mistakes.get(c.id, {}), equivalents.get(c.id, {}),
-                                             kinds.Hooks(cases.get(c.id), allowances.get(c.id)), training.get(c.id))
+                                             kinds.Hooks(cases.get(c.id), allowances.get(c.id), scales.get(c.id)),
+                                             training.get(c.id))
                            for c in self.checks if c.kind}}
         for spec in self.checks:
             check = table.get(spec.id)

@@ -21,19 +21,22 @@ def test_every_check_of_assignment_toml_is_implemented(assignment_id):
 
 
 def test_a_check_without_an_implementation_or_inputs_is_refused(tmp_path):
+    """A check that is no kind is checks.py's own, in its CHECKS table, with inputs when it runs a probe."""
     a = assignment.load("nnfs_sgd_momentum")
-    own = next(c for c in a.checks if c.probe and not c.kind)   # one of checks.py's own, with a probe
+    own = assignment.CheckSpec("own_check", "An assignment's own check", ("Layer_Dense",), "own_probe")
     folder = tmp_path / "copy"
     shutil.copytree(a.folder, folder)
+    with_own = dataclasses.replace(a, id="nnfs_own", folder=folder, checks=[*a.checks, own])
     checks = folder / "checks.py"
     source = checks.read_text()
-    checks.write_text(source + f"\ndel CHECKS[{own.id!r}]\n")
-    with pytest.raises(ValueError, match=f"no Check for '{own.id}'"):
-        dataclasses.replace(a, id="nnfs_missing", folder=folder).implementations()
-    checks.write_text(source + f"\nCHECKS[{own.id!r}] = Check(CHECKS[{own.id!r}].judge)\n")
-    with pytest.raises(ValueError, match=f"'{own.id}' runs the probe '{own.probe}' but has no inputs"):
-        dataclasses.replace(a, id="nnfs_no_inputs", folder=folder).implementations()
-    assert isinstance(a.implementations()[own.id], Check)
+    with pytest.raises(ValueError, match="no Check for 'own_check'"):
+        with_own.implementations()
+    checks.write_text(source + "\nfrom grader.check import Check\nCHECKS = {'own_check': Check(lambda ctx, i, o: None)}\n")
+    with pytest.raises(ValueError, match="'own_check' runs the probe 'own_probe' but has no inputs"):
+        dataclasses.replace(with_own, id="nnfs_no_inputs").implementations()
+    checks.write_text(source + "\nfrom grader.check import Check\n"
+                               "CHECKS = {'own_check': Check(lambda ctx, i, o: None, lambda ctx: {})}\n")
+    assert isinstance(dataclasses.replace(with_own, id="nnfs_with_inputs").implementations()["own_check"], Check)
 
 
 def test_a_run_that_cannot_start_says_why_without_a_traceback(tmp_path, capsys):

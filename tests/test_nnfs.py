@@ -155,10 +155,24 @@ def test_softmax_ce_through_the_softmax_jacobian_passes():
     ("forward", "        self.activation.forward(inputs)\n        self.output = self.activation.output\n"
                 "        return self.loss.calculate(self.output, y_true) * len(inputs)\n",
      "forward does not return the mean cross-entropy loss", 7.5),
+    ("backward", "        self.dinputs = dvalues.copy()\n        self.dinputs[range(len(dvalues)), y_true] -= 1\n"
+                 "        self.dinputs = -self.dinputs / len(dvalues)\n", "dinputs has the wrong sign", 7.5),
+    ("backward", "        grad = dvalues.copy()\n        grad[range(len(dvalues)), y_true] -= 1\n"
+                 "        self.dinputs = getattr(self, 'dinputs', 0) + grad / len(dvalues)\n",
+     "dinputs changes when backward is called twice", 7.5),
 ])
 def test_softmax_ce_bugs_fail_with_a_reason_and_half_credit(where, code, says, points):
     r = grade(answers={f"Activation_Softmax_Loss_CategoricalCrossentropy.{where}": code})
     assert status(r, "softmax_ce_backward") == ("fail", points) and says in r["softmax_ce_backward"].message
+
+
+def test_softmax_ce_backward_changing_its_dvalues_passes_and_says_so():
+    """The book copies dvalues first: changed in place, they are the layer's own self.output."""
+    in_place = ("        dvalues[range(len(dvalues)), y_true] -= 1\n"
+                "        self.dinputs = dvalues / len(dvalues)\n")
+    r = grade(answers={"Activation_Softmax_Loss_CategoricalCrossentropy.backward": in_place})
+    assert status(r, "softmax_ce_backward") == ("pass", 15)
+    assert "backward changed dvalues in place: copy it first" in r["softmax_ce_backward"].message
 
 
 # ------------------------------------------------------------------ Optimizer_SGD

@@ -1,49 +1,22 @@
-"""Checks of the NNFS-style SGD exercise: the grader's side.
-
-dense_forward, dense_backward and relu_backward are check kinds (assignment.toml); here are their
-inputs (CASES) and known mistakes (MISTAKES); optimizer is the update_rule kind, its known
-mistakes here too. training and test_accuracy are of the check kind "training", on one run of
-the student's classes: their hooks here, in TRAINING. softmax_ce_backward is this assignment's
-own: `inputs_softmax_ce_backward(ctx)` chooses what the student's code is run on (in the sandbox,
-by probes.py) and `compare_softmax_ce_backward` judges the raw outputs against the reference
-(the CHECKS table at the end). Messages name what is wrong and the likely cause, in the
-student's terms.
+"""Checks of the NNFS-style SGD exercise: the grader's side. Every check is a check kind
+(assignment.toml); here is what the kinds need of this assignment: inputs (CASES), known
+mistakes (MISTAKES) with messages in the student's terms, the magnitude of softmax's terms
+(SCALES), and the training hooks (TRAINING: settings, spiral data, hidden test labels, hints).
+dense_forward, dense_backward, relu_backward and softmax_ce_backward (a loss layer) are outputs
+and gradients; optimizer is an update_rule; training and test_accuracy are of the kind
+"training", on one run of the student's classes.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from grader.check import FAIL, PASS, WARN, Check, Verdict, by_case, probe_failed, raised
-from grader.numeric import (Comparison, compare, numerical_gradient, precision_note, precision_of,
-                           sample_indices, summary)
-from grader.kinds import shared, training
+from grader.kinds import training
 
 DENSE_CASES = [(2, 5, 4), (4, 3, 6), (64, 3, 10)]        # (n_inputs, n_neurons, batch)
 SETTINGS = ("learning_rate", "decay", "momentum")
 SAMPLES, CLASSES = 100, 3     # spiral_data(samples=100, classes=3), as the exercise makes it
 TRAIN_SEED = 0                # nnfs.init() seeds numpy with 0; the test set's seed is the reference's
 VALIDATION_SEED = 2           # another fresh set, its labels given to the probe to decide when to stop
-
-
-# ---------------------------------------------------------------- shared helpers
-
-def _with_note(message: str, notes: list[str]) -> str:
-    notes = [n for n in notes if n]
-    return message + (f" ({'; '.join(notes)})" if notes else "")
-
-
-def _passed(message: str, comparisons: list[Comparison], **details) -> Verdict:
-    """A pass, with the precision it was judged at when reduced; float16 passes with a warning."""
-    note, coarse = summary(comparisons)
-    return Verdict(WARN if coarse else PASS, _with_note(message, [note]), details=details)
-
-
-def _wrong(label: str, got: np.ndarray, expected: np.ndarray, c: Comparison) -> str:
-    if got.shape != expected.shape:
-        return f"{label} has shape {got.shape}; expected {expected.shape}"
-    ix = c.where
-    return _with_note(f"{label} is wrong (max error {c.error:.2g} of the magnitude of the terms, at index {ix}: "
-                      f"got {got[ix]:.6g}, expected {expected[ix]:.6g})", [precision_note(c)])
 
 
 # ---------------------------------------------------------------- Layer_Dense and Activation_ReLU (check kinds)
@@ -93,79 +66,32 @@ MISTAKES = {   # check id -> message (completing "self.output ...", "dweights ..
 }
 
 
-# ---------------------------------------------------------------- softmax with cross-entropy
+# ---------------------------------------------------------------- softmax with cross-entropy (a loss layer)
 
-def inputs_softmax_ce_backward(ctx) -> dict:
+def softmax_cases(ctx) -> list[dict]:
     rng = np.random.default_rng(ctx.seed + 3)
-    flat = {}
-    for k, (n, classes) in enumerate([(6, 3), (20, 5)]):
-        flat[f"c{k}.inputs"] = 2 * rng.standard_normal((n, classes))
-        flat[f"c{k}.y"] = rng.integers(0, classes, n)
-    return flat
+    cases = []
+    for n, classes in [(6, 3), (20, 5)]:
+        cases.append({"inputs": 2 * rng.standard_normal((n, classes)), "y": rng.integers(0, classes, n)})
+    return cases
 
 
-def _mean_loss(ctx, inputs, y) -> float:
-    combined = ctx.reference.Activation_Softmax_Loss_CategoricalCrossentropy()
-    return combined.forward(inputs, y)
-
-
-def _softmax_scales(x: np.ndarray, y: np.ndarray, probs: np.ndarray, loss: float) -> tuple[float, np.ndarray]:
+def softmax_scales(ctx, case) -> dict:
     """Magnitude of the terms behind the loss and each entry of dinputs. exp() turns a rounding of
     x into a relative error of |x| roundoffs, hence the inputs' size; the one-hot 1 is a term too."""
+    x, y = case["inputs"], case["y"]
+    reference = ctx.reference.Activation_Softmax_Loss_CategoricalCrossentropy()
+    loss = reference.forward(x.copy(), y)
     size = 1 + np.abs(x) + np.abs(x).max(axis=1, keepdims=True)
     onehot = np.eye(x.shape[1])[y]
-    return float(np.mean(size.max(axis=1)) + loss), (probs * size + onehot) / len(x)
+    return {"loss": float(np.mean(size.max(axis=1)) + loss), "grads": [(reference.output * size + onehot) / len(x)]}
 
 
-def compare_softmax_ce_backward(ctx, inputs, outcome) -> Verdict:
-    """The loss forward returns, and dinputs against the reference and centered differences of the loss."""
-    if outcome.error:
-        return probe_failed("Activation_Softmax_Loss_CategoricalCrossentropy could not be run", outcome)
-    outs = by_case(outcome.outputs)
-    failed = raised("Activation_Softmax_Loss_CategoricalCrossentropy", outs)
-    if failed:
-        return failed
-    units = shared.units(ctx)
-    loss_ok, grad_problem, comparisons = True, "", []
-    for k, case in by_case(inputs).items():
-        o, x, y = outs[k], case["inputs"].astype(np.float64), case["y"].astype(np.int64)
-        precision = precision_of(o["output"], o["dinputs"], o.get("precision"))
-        ref = ctx.reference.Activation_Softmax_Loss_CategoricalCrossentropy()
-        expected_loss = ref.forward(x.copy(), y)
-        ref.backward(ref.output.copy(), y)
-        loss_scale, scale = _softmax_scales(x, y, ref.output, expected_loss)
-        loss = compare(o["loss"], expected_loss, precision, loss_scale, units)
-        loss_ok &= loss.ok
-        got = o["dinputs"]
-        if grad_problem:
-            continue
-        c = compare(got, ref.dinputs, precision, scale, units, ctx.expected_error * scale)
-        if not c.ok:
-            n = len(x)
-            probs = ref.output
-            for alt, alt_scale, why in ((ref.dinputs * n, scale * n, "dinputs is not divided by the number of samples"),
-                                        (probs / n, scale, "the 1 at each sample's true class is not subtracted"),
-                                        (-ref.dinputs, scale, "dinputs has the wrong sign")):
-                if compare(got, alt, precision, alt_scale, units).ok:
-                    grad_problem = why
-                    break
-            grad_problem = grad_problem or _wrong("dinputs", got.astype(np.float64), ref.dinputs, c)
-            continue
-        xs = x.copy()
-        idx = sample_indices(xs.shape, 12, np.random.default_rng(ctx.seed + 4))
-        at = tuple(np.array(i) for i in zip(*idx))
-        numeric = numerical_gradient(lambda: _mean_loss(ctx, xs, y), xs, idx)
-        # centered differences of the loss are good to 1e-5 of the terms' magnitude (floored: 1e-11)
-        if not compare(got[at], np.array([numeric[ix] for ix in idx]), precision, scale[at], units,
-                       1e-5 * np.maximum(scale[at], 1e-6)).ok:
-            grad_problem = "dinputs disagrees with the numerical gradient of the loss"
-        comparisons += [c, loss]
-    if grad_problem or not loss_ok:
-        parts = ([grad_problem] if grad_problem else []) + (
-            [] if loss_ok else ["forward does not return the mean cross-entropy loss of the softmax outputs"])
-        return Verdict(FAIL, "; ".join(parts), fraction=0.5 if (loss_ok or not grad_problem) else 0.0)
-    return _passed("the loss and dinputs = (softmax − one-hot) / samples match the reference and the "
-                   "numerical gradient of the loss", comparisons)
+CASES["softmax_ce_backward"] = softmax_cases
+SCALES = {"softmax_ce_backward": softmax_scales}
+MISTAKES["softmax_ce_backward"] = {   # (dinputs,) from (inputs, y, the softmax outputs)
+    "is wrong: the 1 at each sample's true class is not subtracted": lambda x, y, probs: (probs / len(probs),),
+}
 
 
 # ---------------------------------------------------------------- Optimizer_SGD
@@ -264,10 +190,4 @@ def _hints(ctx, hp: dict, runs: list[dict]) -> list[str]:
 
 SPIRAL_TRAINING = training.Hooks(settings=_settings, hints=_hints, inputs=_spiral_data, labels=_test_labels)
 
-
-# ---------------------------------------------------------------- what grader/pipeline.py runs
-
-CHECKS = {   # check id (assignment.toml) -> how it is implemented
-    "softmax_ce_backward": Check(compare_softmax_ce_backward, inputs_softmax_ce_backward),
-}
 TRAINING = {"training": SPIRAL_TRAINING, "test_accuracy": SPIRAL_TRAINING}   # the kind's hooks, by check id

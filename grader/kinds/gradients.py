@@ -20,6 +20,13 @@ Methods instead of functions: `class`, `init`, `attributes`, `args` (grader/kind
 that must be right too (no other check judges it). Inputs are standard normal arrays of
 the `cases` shapes, or the assignment's own (`CASES[check id]`, dout included).
 
+A loss layer (`loss = true`, with `output`): forward(*args) returns the loss, judged against the
+reference's too (a share of the points, `loss_is` saying what it should be), backward gets the
+forward's own output as dout, then `backward_args` ("y_true"), and the numerical gradient is of
+the returned loss. Its labels come from CASES, and `SCALES[check id](ctx, case)` may give the
+magnitude of the terms behind "loss" and each gradient where f(|inputs|) does not bound the
+rounding (exp, log).
+
 A gradient whose values are right in another shape passes when it updates its parameter without
 changing that one's shape ((n,) for (1, n)), else with a warning; the message names a transpose,
 a factor (the batch size, a sign), an extra multiple of the parameter, all zeros, accumulation
@@ -34,10 +41,13 @@ from ..numeric import Comparison, compare, numerical_gradient, precision_of, sam
 from . import calls, shared
 
 PROBE = "kind_gradients"
+LOSS = "loss"   # a loss layer's loss, in the items a check's points are shared among
 
 
 def inputs(ctx, spec: dict, hooks: shared.Hooks = shared.Hooks()) -> dict:
     dout = spec.get("dout", "dout")
+    if spec.get("loss") and "output" not in spec:
+        raise ValueError(f"{spec['id']}: a loss layer (loss = true) needs `output`, what backward is given")
     if hooks.cases is not None:
         cases = hooks.cases(ctx)
     else:   # the arguments, then an upstream gradient of the output's shape
@@ -45,8 +55,8 @@ def inputs(ctx, spec: dict, hooks: shared.Hooks = shared.Hooks()) -> dict:
         for shapes in spec["cases"]:
             case = shared.arrays(gen, shapes, float(spec.get("away_from_zero", 0)))
             cases.append({**case, dout: gen.standard_normal(_forward(ctx.reference, spec, case)[0].shape)})
-    flat = shared.call_inputs(spec, cases[0], "forward", "backward", "grads", "output")
-    flat.update(shared.spec_inputs(dout=dout, cache=str(spec.get("cache", True))))
+    flat = shared.call_inputs(spec, cases[0], "forward", "backward", "grads", "output", "backward_args")
+    flat.update(shared.spec_inputs(dout=dout, cache=str(spec.get("cache", True)), loss=str(bool(spec.get("loss")))))
     for k, case in enumerate(cases):
         flat.update({f"c{k}.{n}": a for n, a in case.items()})
     return flat
@@ -61,19 +71,26 @@ def _forward(module, spec: dict, case: dict):
     return np.asarray(out, np.float64), result, obj
 
 
+def _dout(spec: dict, case: dict, out: np.ndarray) -> np.ndarray:
+    """What backward is given: the case's upstream gradient, or a loss layer's own output."""
+    return out.copy() if spec.get("loss") else case[spec.get("dout", "dout")].copy()
+
+
 def _reference(module, spec: dict, case: dict) -> list[np.ndarray]:
-    _, result, obj = _forward(module, spec, case)
+    out, result, obj = _forward(module, spec, case)
     cache = [result[1]] if spec.get("cache", True) else []
-    returned = calls.call(module, spec, obj, spec["backward"], [case[spec.get("dout", "dout")].copy(), *cache])
+    extra = [case[n].copy() for n in spec.get("backward_args", [])]
+    returned = calls.call(module, spec, obj, spec["backward"], [_dout(spec, case, out), *extra, *cache])
     if obj is not None:
         return [np.asarray(calls.read(obj, g), np.float64) for g in spec["grads"]]
     return [np.asarray(g, np.float64) for g in (returned if isinstance(returned, (tuple, list)) else [returned])]
 
 
 def _numeric(ctx, spec: dict, case: dict, wrt: str, gen) -> tuple[list, np.ndarray]:
-    """Sampled entries of the gradient of sum(output · dout) with respect to the case entry `wrt`
-    is (an argument, or an attribute of the object), by centered differences of the reference."""
-    dout, is_arg = case[spec.get("dout", "dout")], wrt in calls.args(spec, case)
+    """Sampled entries of the gradient of sum(output · dout) (a loss layer's: of its loss) with
+    respect to the case entry `wrt` is (an argument, or an attribute of the object), by centered
+    differences of the reference."""
+    dout, is_arg = case.get(spec.get("dout", "dout")), wrt in calls.args(spec, case)
     arrays = {wrt: case[wrt].copy()} if is_arg else {}
     obj = calls.make(ctx.reference, spec, case)
     values = [arrays.get(n, case[n].copy()) for n in calls.args(spec, case)]
@@ -81,6 +98,8 @@ def _numeric(ctx, spec: dict, case: dict, wrt: str, gen) -> tuple[list, np.ndarr
 
     def f() -> float:
         result = calls.call(ctx.reference, spec, obj, spec["forward"], values)
+        if spec.get("loss"):
+            return float(result)
         out = calls.read(obj, spec["output"]) if "output" in spec else shared.first(result)
         return float(np.sum(np.asarray(out, np.float64) * dout))
 
@@ -106,12 +125,16 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict, hooks: shared.
     if failed:
         return failed
     units, dout_name, gen = shared.units(ctx), spec.get("dout", "dout"), np.random.default_rng(ctx.seed)
-    problems: dict[int, str] = {}
+    is_loss = LOSS if spec.get("loss") else None   # a loss layer's loss: one more item of the points
+    problems: dict[int | str, str] = {}
     warnings: dict[int, str] = {}
     figures: dict[int, dict] = {}
     comparisons, notes = [], []
     for k, case in shared.cases(inputs).items():
-        o, dout = outs[k], case[dout_name]
+        o = outs[k]
+        reference_out, reference_loss, _ = _forward(ctx.reference, spec, case)
+        dout = _dout(spec, case, reference_out)
+        own = hooks.scales(ctx, case) if hooks.scales is not None else {}
         if not of_class:
             for key, when in (("count", ""), ("again_count", " when called a second time")):
                 if int(o[key]) != len(grads):
@@ -122,10 +145,20 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict, hooks: shared.
             if wrong:
                 return Verdict(FAIL, wrong)
         expected = _reference(ctx.reference, spec, case)
-        scales = [np.abs(s) for s in _reference(ctx.reference, spec, {n: np.abs(v) for n, v in case.items()})]
-        if not np.array_equal(o.get("dout_after", dout), dout):
-            notes = [f"but {backward} changed {dout_name} in place: copy it first, {dout_name}.copy(), as the "
-                     "layer after may still use it"]
+        scales = own.get("grads") or [np.abs(s) for s in _reference(ctx.reference, spec, _absolute(case))]
+        given = o.get("out", dout) if is_loss else dout   # a loss layer's backward got its own output
+        if not np.array_equal(o.get("dout_after", given), given):
+            whose = f"its own self.{spec['output']}" if is_loss else "the layer after may still use it"
+            notes = [f"but {backward} changed {dout_name} in place: copy it first, {dout_name}.copy(), as {whose}"]
+        if is_loss and is_loss not in problems:
+            precision = precision_of(o.get("out"), *(o.get(f"g{i}") for i in range(len(grads))), o.get("precision"))
+            scale = own.get("loss", abs(float(_forward(ctx.reference, spec, _absolute(case))[1])))
+            c = compare(o["loss"], float(reference_loss), precision, scale, units, ctx.expected_error * scale)
+            if c.ok:
+                comparisons.append(c)
+            else:
+                problems[is_loss] = (f"{named}{forward} does not return {spec.get('loss_is', 'the right loss')} "
+                                     f"(got {float(o['loss']):.6g}, expected {float(reference_loss):.6g})")
         for i, label in enumerate(labels):
             if i in problems:
                 continue
@@ -138,7 +171,7 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict, hooks: shared.
             if hooks.allowance is not None:
                 allowance = allowance + hooks.allowance(case, precision, units).get(wrt[i], 0.0)
             judged = _Gradient(label, calls.label(spec["wrt"][i]), want, scale, precision, units, allowance)
-            status, message, c, got = judged.verdict(got.astype(np.float64), case, spec, i, mistakes)
+            status, message, c, got = judged.verdict(got.astype(np.float64), case, dout, spec, i, mistakes)
             idx, numeric = _numeric(ctx, spec, case, wrt[i], gen)
             num = judged.numeric(got, idx, numeric, float(ctx.rubric.get("numeric_rtol", 1e-6)))
             fig = figures.setdefault(i, {"rel_error_vs_reference": 0.0, "rel_error_vs_numerical": 0.0})
@@ -160,17 +193,26 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict, hooks: shared.
     details = {"per_parameter": {calls.entry(g): {"status": FAIL if i in problems else WARN if i in warnings else PASS,
                                                   **figures.get(i, {})} for i, g in enumerate(grads)}}
     if problems:
-        right = len(grads) - len(problems)
-        return Verdict(FAIL, "; ".join(problems[i] for i in sorted(problems)) + f" ({right} of {len(grads)} gradients "
-                             "right)", fraction=right / len(grads), details=details)
+        items = len(grads) + bool(is_loss)
+        right = sum(i not in problems for i in range(len(grads)))
+        loss = f"the loss {'wrong' if is_loss in problems else 'right'}, " if is_loss else ""
+        return Verdict(FAIL, "; ".join(problems[i] for i in [*range(len(grads)), is_loss] if i in problems)
+                       + f" ({loss}{right} of {len(grads)} gradients right)",
+                       fraction=(items - len(problems)) / items, details=details)
     note, coarse = summary(comparisons)
     notes.append(note)
     if warnings:
         return Verdict(WARN, shared.with_note("; ".join(warnings[i] for i in sorted(warnings)),
                                               "; ".join(n for n in notes if n)), details=details)
+    what = _listed(["the loss", *labels] if is_loss else labels)
     return Verdict(WARN if coarse else PASS,
-                   shared.with_note(f"{_listed(labels)} {'matches' if len(labels) == 1 else 'match'} the reference and "
+                   shared.with_note(f"{what} {'matches' if what == labels[0] else 'match'} the reference and "
                                     "the numerical gradient", "; ".join(n for n in notes if n)), details=details)
+
+
+def _absolute(case: dict) -> dict:
+    """The case with every entry made non-negative: the terms' magnitude, computed by the reference."""
+    return {n: np.abs(v) for n, v in case.items()}
 
 
 def _listed(names: list[str]) -> str:
@@ -220,7 +262,7 @@ class _Gradient:
         allowance = self.allowance[at] if np.ndim(self.allowance) else self.allowance
         return compare(got[at], numeric, self.precision, self.scale[at], self.units, allowance + rtol * self.scale[at])
 
-    def verdict(self, got, case, spec, i, mistakes) -> tuple[str, str, Comparison, np.ndarray]:
+    def verdict(self, got, case, dout, spec, i, mistakes) -> tuple[str, str, Comparison, np.ndarray]:
         """(status, message, comparison, got in the expected shape when its values are right)."""
         label, want = self.label, self.expected
         if got.shape == want.shape:
@@ -239,14 +281,14 @@ class _Gradient:
                 got.reshape(want.shape)
         else:
             c = Comparison(False, np.inf, (), self.precision)
-        return FAIL, self.diagnosis(got, case, spec, i, mistakes, c), c, got
+        return FAIL, self.diagnosis(got, case, dout, spec, i, mistakes, c), c, got
 
-    def diagnosis(self, got, case, spec, i, mistakes: dict, c: Comparison) -> str:
+    def diagnosis(self, got, case, dout, spec, i, mistakes: dict, c: Comparison) -> str:
         """A known mistake of the assignment's (message -> the gradients it gives, from the
         arguments, the attributes set and dout; None for one it does not concern), else the usual
         ones, else where the gradient is wrong."""
         label, want, scale = self.label, self.expected, self.scale
-        args = [*calls.inputs(spec, case), case[spec.get("dout", "dout")]]
+        args = [*calls.inputs(spec, case), dout]
         for message, f in mistakes.items():
             try:
                 alt = f(*args)[i]
@@ -270,21 +312,22 @@ class _Gradient:
             return f"{label} is transposed"
         if not np.any(got):
             return f"{label} is all zeros: backward does not compute it"
-        return self._factor(got, case, spec, i) or shared.wrong(label, got, want, c)
+        return self._factor(got, case, dout, spec, i) or shared.wrong(label, got, want, c)
 
-    def _factor(self, got, case, spec, i) -> str:
+    def _factor(self, got, case, dout, spec, i) -> str:
         """A multiple of the right gradient (the batch size, a sign), or the right one plus a multiple
         of the parameter (a regularization the loss here does not have), or ""."""
         label, want, scale = self.label, self.expected, self.scale
-        dout = spec.get("dout", "dout")
-        n = case[dout].shape[0]
+        name, n = spec.get("dout", "dout"), dout.shape[0]
+        batch = ((n, f"is not divided by the number of samples N={n}: the loss is their mean"),
+                 (1 / n, f"is divided by the number of samples N={n} twice")) if spec.get("loss") else \
+                ((n, f"multiplied by the batch size N={n}: {name} is already averaged"),
+                 (1 / n, f"divided by the batch size N={n} again: {name} is already averaged"))
         denom = float(np.sum(want * want))
         if denom > 0:
             k = float(np.sum(got * want)) / denom
             if self.compare(got, k * want, abs(k) * scale).ok:
-                for factor, why in ((n, f"multiplied by the batch size N={n}: {dout} is already averaged"),
-                                    (1 / n, f"divided by the batch size N={n} again: {dout} is already averaged"),
-                                    (-1, "has the wrong sign"), (2, "is twice the expected value")):
+                for factor, why in (*batch, (-1, "has the wrong sign"), (2, "is twice the expected value")):
                     if self.compare(got, factor * want, abs(factor) * scale).ok:
                         return f"{label} {why}"
                 return f"{label} is {k:.3g} times the expected value"

@@ -75,12 +75,16 @@ def kind_outputs(student, inputs):
 
 
 def kind_gradients(student, inputs):
-    """forward(*args), then backward(dout, cache) twice (backward(dout) when `cache` is False), on
-    one object when it is a class's: the gradients returned, in order, or read from the object's
-    attributes; the forward's output when asked; dout afterwards; the least precise float around."""
+    """forward(*args), then backward(dout, *backward_args, cache) twice (no cache when `cache` is
+    False), on one object when it is a class's: the gradients returned, in order, or read from the
+    object's attributes; the forward's output when asked; dout afterwards; the least precise float
+    around. A loss layer's forward returns the loss (sent back), and its backward gets the
+    forward's own output as dout."""
     spec, cases = _kind_cases(inputs)
     names = spec["args"].split(",")
     paths = spec["grads"].split(",") if "class" in spec else None
+    extra = spec["backward_args"].split(",") if spec.get("backward_args") else []
+    loss = spec.get("loss") == "True"
     out = {}
     for case, c in cases.items():
         obj = None
@@ -88,16 +92,20 @@ def kind_gradients(student, inputs):
             try:
                 obj = obj if obj is not None else _kind_object(student, spec, c)
                 result = _kind_callable(student, spec, obj, spec["forward"])(*[c[n].copy() for n in names])
-                if "output" in spec and not call:
-                    out[f"{case}.out"] = _kind_floats(_kind_path(obj, spec["output"]))
+                if "output" in spec:
+                    output = _kind_floats(_kind_path(obj, spec["output"]))
+                    if not call:
+                        out[f"{case}.out"] = output
+                if loss and not call:
+                    out[f"{case}.loss"] = _kind_number(result)
             except Exception as exc:  # noqa: BLE001
                 out[f"{case}.forward_error"] = _kind_error(exc)
                 break
             try:
                 cache = [result[1] if isinstance(result, (tuple, list)) and len(result) == 2 else None]
-                dout = c[spec["dout"]].copy()
+                dout = output.copy() if loss else c[spec["dout"]].copy()
                 grads = _kind_callable(student, spec, obj, spec["backward"])(
-                    dout, *(cache if spec["cache"] == "True" else []))
+                    dout, *[c[n].copy() for n in extra], *(cache if spec["cache"] == "True" else []))
                 if paths is None:
                     grads = list(grads) if isinstance(grads, (tuple, list)) else [grads]
                     out[f"{case}.{call}count"] = len(grads)

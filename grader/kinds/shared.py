@@ -40,9 +40,12 @@ class Hooks:
     mistakes: its own inputs, `CASES[check id](ctx)`, one dict of arrays per case (the layer's
     parameters drawn at their usual scale, kept off a kink ...) instead of standard normal arrays
     of the spec's shapes; and, for gradients, `ALLOWANCES[check id](case, precision, units)`, per
-    case entry what may go either way (a unit within rounding of ReLU's kink)."""
+    case entry what may go either way (a unit within rounding of ReLU's kink); and `SCALES[check
+    id](ctx, case)`, the magnitude of the terms behind a loss layer's "loss" and its "grads" (a
+    list, in order) where f(|inputs|) does not bound the rounding (exp and log)."""
     cases: Callable[..., list[dict[str, np.ndarray]]] | None = None
     allowance: Callable[..., dict[str, np.ndarray]] | None = None
+    scales: Callable[..., dict] | None = None
 
 
 def case_arrays(ctx, spec: dict, hooks: Hooks) -> list[dict[str, np.ndarray]]:
