@@ -3,16 +3,15 @@
 forward, backward and sgd_step are check kinds (assignment.toml); here are their inputs
 (CASES), known mistakes (MISTAKES) and what may go either way at the ReLU's kink (ALLOWANCES).
 `hyperparams` is of the check kind "training": its hooks here, in TRAINING, say how the reference
-trains with the student's settings and what that costs. `compare_end_to_end` scores the model the
-notebook trained (the CHECKS table at the end). Every message names what is wrong and the likely
-cause, in the student's terms.
+trains with the student's settings and what that costs. `end_to_end` is the kind
+"notebook_model" (the model the notebook trained, scored from kernel_probe.py's predictions).
+Every message names what is wrong and the likely cause, in the student's terms.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from grader import bounded
-from grader.check import FAIL, PASS, Check, Verdict
 from grader.numeric import FLOAT32, eps
 from grader.kinds import training
 
@@ -245,34 +244,4 @@ HYPERPARAMS_TRAINING = training.Hooks(
     settings=_validate, hints=_hints, cost=train_cost, reduce="num_iters, batch_size or hidden_dim",
     memory_mb=_memory_mb, memory_settings=("hidden_dim", "batch_size"), memory_advice=_largest_hidden,
     reduce_memory="hidden_dim or batch_size", data=_training_data, train=_train_seed, memo_key=memo_key)
-
-
-# ---------------------------------------------------------------- the student's own training
-
-def compare_end_to_end(ctx, inputs, outcome) -> Verdict:
-    """The model the notebook itself trained in its hyperparameter cell, scored here on the real
-    test set (kernel_probe.py sent back its predictions; the labels never left the grader)."""
-    found = ctx.kernel
-    if found is None:
-        return Verdict(FAIL, "not run: the notebook did not get through its hyperparameter cell")
-    if "error" in found:
-        return Verdict(FAIL, f"your notebook's model could not be scored: {str(found['error']).strip().splitlines()[-1]}",
-                       details={"traceback": str(found["error"])})
-    y_test = ctx.dataset.load_test_labels().astype(np.int64)
-    text = str(found.get("predictions", ""))
-    if len(text) != len(y_test) or not text.isdigit():
-        return Verdict(FAIL, f"your model's predictions could not be read ({len(text)} for {len(y_test)} test images)")
-    accuracy = float(np.mean(np.frombuffer(text.encode(), np.uint8) - ord("0") == y_test))
-    thr = training.threshold(ctx, ctx.rubric["threshold"])
-    losses = [float(v) for v in found.get("losses", []) if isinstance(v, (int, float))]
-    return Verdict(PASS if accuracy >= thr else FAIL,
-                   f"the model your notebook trained with your hyperparameters reaches test accuracy {accuracy:.3f} "
-                   f"(threshold {thr:.2f}, {ctx.dataset.name})", details={"accuracy": accuracy, "losses": losses})
-
-
-# ---------------------------------------------------------------- what grader/pipeline.py runs
-
-CHECKS = {   # check id (assignment.toml) -> how it is implemented
-    "end_to_end": Check(compare_end_to_end),
-}
 TRAINING = {"hyperparams": HYPERPARAMS_TRAINING}   # the kind's hooks, by check id

@@ -19,6 +19,8 @@ are called as calls.py says.
   wrong classes, driven as the student's);
 * dropout: a random layer judged by its statistics (the share kept, the scaling, test mode,
   the mask reused by backward);
+* notebook_model: the model the notebook's own training left in its kernel, its predictions (sent
+  back by the assignment's kernel probe) scored on the hidden test labels against a threshold;
 * training: settings trained to an accuracy threshold over seeds (grader/seeds.py's rule), within
   the grader's budget: the reference trained with the student's settings on the grader's side
   (bounded, memoized), or the student's code trained in the sandbox by the assignment's probe
@@ -31,12 +33,12 @@ from functools import partial
 from pathlib import Path
 
 from ..check import Check
-from . import dropout, gradients, outputs, shared, training, update_rule
+from . import dropout, gradients, notebook_model, outputs, shared, training, update_rule
 
 Hooks = shared.Hooks
 PROBES = Path(__file__).with_name("probes.py")
 KINDS = {"outputs": outputs, "gradients": gradients, "update_rule": update_rule, "dropout": dropout,
-         "training": training}
+         "training": training, "notebook_model": notebook_model}
 
 
 def check(spec: dict, mistakes: dict, equivalents: dict, hooks: shared.Hooks = shared.Hooks(),
