@@ -27,7 +27,7 @@ from types import ModuleType
 import nbformat
 
 from . import __version__, assignment as assignments, datasets, execute, extract, imports, memo, notebook, probe
-from . import provenance, report
+from . import probe_memo, provenance, report
 from . import rubric as rubric_mod
 from . import sandbox
 from .check import ERROR, FAIL, Context, Hyperparams, Verdict
@@ -288,12 +288,13 @@ def run_checks(a, ds, job: Job, loaded, extraction, hp, timing, kernel: dict | N
     outcomes = {}
     if calls:
         cpu = sum(c.timeout_s for c in calls) * job.threads + 60
-        run = probe.run_probes(extraction.module_source, [(st.line, st.source) for st in extraction.statements],
-                               a.probe_files, calls, box=job.box,
-                               limits=sandbox_limits(limits, "probe_memory_mb", cpu),
-                               threads=job.threads,
-                               max_output_mb=int(limits.get("probe_output_mb", 256)))
+        run = probe_memo.run(job.cache / "probes", extraction.module_source,
+                             [(st.line, st.source) for st in extraction.statements], a.probe_files, calls,
+                             box=job.box, limits=sandbox_limits(limits, "probe_memory_mb", cpu), threads=job.threads,
+                             max_output_mb=int(limits.get("probe_output_mb", 256)))
         timing["checks"] += run.seconds
+        if run.reused:   # identical code ran on identical inputs before (probe_memo.py)
+            timing["probes_reused"] = 1.0
         outcomes = run.outcomes
         called = {c.check for c in calls}
         requires = {c.id: c.requires for c in a.checks}

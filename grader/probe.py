@@ -60,6 +60,7 @@ class ProbeRun:
     import_error: ProbeOutcome | None = None
     load_errors: dict[int, ProbeOutcome] = field(default_factory=dict)  # statement -> why it failed to load
     seconds: float = 0.0
+    reused: bool = False             # the outcomes of an identical earlier run (probe_memo.py)
 
 
 @dataclass
