@@ -41,3 +41,12 @@ def test_cifar10_lives_in_its_provider_and_the_grader_only_runs_its_hook():
     assert datasets.for_assignment(None, None).kernel_env() == {}
     with pytest.raises(SetupError, match="no provider for the data set 'mnist'"):
         datasets.for_assignment("mnist", None)
+
+
+def test_data_that_is_not_cifar10_says_why_as_a_setup_error(tmp_path):
+    """A provider raises SetupError (cli prints it, exit 2), never SystemExit from inside the library."""
+    with pytest.raises(SetupError, match="expected a cifar-10-batches-py folder"):
+        datasets.for_assignment("cifar10", str(tmp_path))
+    (tmp_path / "test_batch").write_bytes(b"")
+    with pytest.raises(SetupError, match="no data_batch_N files"):
+        datasets.for_assignment("cifar10", str(tmp_path))

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.errors import SetupError
+
 REPO = Path(__file__).resolve().parents[2]
 EMBEDDED_SUBSET = REPO / "data" / "cifar10_subset.npz"
 EMBEDDED = (EMBEDDED_SUBSET, REPO / "data" / "cifar10-subset-README.md")   # what an offline package carries
@@ -32,7 +34,7 @@ def resolve(spec: str | None):
     if path.suffix == ".npz" and path.is_file():
         return _read_npz, path, "cifar10-custom"
     if not (path / "test_batch").is_file():
-        raise SystemExit(f"--data {spec}: expected a cifar-10-batches-py folder "
+        raise SetupError(f"--data {spec}: expected a cifar-10-batches-py folder "
                          "(data_batch_1..5, test_batch), an .npz, or 'keras'")
     return _read_batches, path, "cifar10-custom"
 
@@ -80,6 +82,6 @@ def _read_batches(folder: Path):
     parts = [_read_batch(folder / f"data_batch_{i}") for i in range(1, 6)
              if (folder / f"data_batch_{i}").is_file()]
     if not parts:
-        raise SystemExit(f"{folder}: no data_batch_N files")
+        raise SetupError(f"{folder}: no data_batch_N files")
     xte, yte = _read_batch(folder / "test_batch")
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), xte, yte)
