@@ -107,7 +107,7 @@ def test_hostile_hyperparameters_when_the_kernel_died_cost_nothing_and_are_expla
     assert seconds < 0.5
     assert r["hp"].source == "source" and "hidden_dim" not in r["hp"].values
     assert r["hyperparams"].status == FAIL
-    assert r["hyperparams"].message.startswith("hyperparameters: hidden_dim")
+    assert r["hyperparams"].message.startswith("not run: hidden_dim could not be read without running the code")
     assert "the kernel died" in r["hyperparams"].message and says in r["hyperparams"].message
 
 

@@ -115,7 +115,7 @@ def test_hyperparams_borderline_is_a_flagged_pass_and_mixed_arithmetic_is_said()
     (float("inf"), "hidden_dim = inf is not a finite number"),
     (float("nan"), "hidden_dim = nan is not a finite number"),
     ([64], "hidden_dim = a list is not a number"),
-    (2.5, "hidden_dim = 2.5 must be a positive whole number"),
+    (2.5, "hidden_dim = 2.5 is not a positive whole number"),
 ], ids=["10**400", "5001 digits", "bool", "str", "inf", "nan", "list", "fraction"])
 def test_absurd_hyperparameters_fail_with_a_message_naming_the_value(value, says):
     r = judge({**HP, "hidden_dim": value})

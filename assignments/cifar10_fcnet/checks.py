@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader import bounded
 from grader.numeric import FLOAT32, eps
 from grader.kinds import training
 
 D, C = 3072, 10                       # CIFAR-10: students may rely on these defaults
 FORWARD_CASES = [(5, 20), (8, 50), (3, 7)]   # (batch, hidden)
 BACKWARD_CASES = [(5, 12), (8, 25)]   # hidden != C, so a transposed W2 gradient shows
-HYPERPARAMS = ("hidden_dim", "alpha", "beta", "batch_size", "num_iters")
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -153,29 +151,6 @@ def _train_seed(ctx, data, hp: dict, seed: int) -> dict:
     return {"accuracy": outcome.accuracy, "diverged_at": outcome.diverged_at, "losses": outcome.losses[::5]}
 
 
-def _validate(ctx) -> tuple[dict | None, str]:
-    """The five settings as plain numbers of the right kind, or what is wrong with the first that
-    is not (any value a notebook can produce gets a message naming it, never an exception)."""
-    values = ctx.hyperparams.values
-    missing = [n for n in HYPERPARAMS if n not in values]
-    if missing:
-        return None, f"hyperparameters: {', '.join(missing)} not set ({ctx.hyperparams.note})"
-    hp = {}
-    for name in HYPERPARAMS:
-        number, problem = bounded.plain_number(values[name])
-        if problem:
-            return None, f"hyperparameters: {name} = {problem}"
-        if name in ("hidden_dim", "batch_size", "num_iters"):
-            if number != int(number) or number < 1:
-                return None, f"hyperparameters: {name} = {bounded.shown(values[name])} must be a positive whole number"
-            hp[name] = int(number)
-        else:
-            hp[name] = number
-    if hp["alpha"] <= 0:
-        return None, f"hyperparameters: alpha = {hp['alpha']:g} must be positive"
-    return hp, ""
-
-
 def memo_key(hp: dict, seed: int, dataset: str, reference: str) -> dict:
     """What one training run of the reference depends on. "with": runs memoized before each run
     recorded its arithmetic are trained again, once."""
@@ -241,7 +216,7 @@ def _hints(ctx, hp: dict, runs: list[dict]) -> list[str]:
 
 
 HYPERPARAMS_TRAINING = training.Hooks(
-    settings=_validate, hints=_hints, cost=train_cost, reduce="num_iters, batch_size or hidden_dim",
+    hints=_hints, cost=train_cost, reduce="num_iters, batch_size or hidden_dim",
     memory_mb=_memory_mb, memory_settings=("hidden_dim", "batch_size"), memory_advice=_largest_hidden,
     reduce_memory="hidden_dim or batch_size", data=_training_data, train=_train_seed, memo_key=memo_key)
 TRAINING = {"hyperparams": HYPERPARAMS_TRAINING}   # the kind's hooks, by check id

@@ -109,12 +109,6 @@ def probe_data(dataset, rubric: dict) -> dict:
             "y_val": y[-held:][:val_rows], "x_test": np.asarray(x_test)}
 
 
-def _settings(ctx) -> tuple[dict | None, str]:
-    """The settings of the last TwoLayerTraining(...) call."""
-    return training.settings_from_call(ctx, {"hidden_dim": "whole", "learning_rate": "positive",
-                                             "momentum": "fraction", "batch_size": "whole", "num_iters": "whole"})
-
-
 def _inputs(ctx, hp: dict) -> dict:
     return probe_data(ctx.dataset, ctx.rubric)
 
@@ -162,6 +156,6 @@ def _hints(ctx, hp: dict, runs: list[dict]) -> list[str]:
 
 
 TRAINING = {"training": training.Hooks(
-    settings=_settings, hints=_hints, cost=train_cost, reduce="num_iters, batch_size or hidden_dim",
+    hints=_hints, cost=train_cost, reduce="num_iters, batch_size or hidden_dim",
     memory_mb=_memory_mb, memory_settings=("hidden_dim", "batch_size"), reduce_memory="hidden_dim or batch_size",
     inputs=_inputs, labels=_test_labels)}

@@ -13,7 +13,6 @@ import numpy as np
 from grader.kinds import training
 
 DENSE_CASES = [(2, 5, 4), (4, 3, 6), (64, 3, 10)]        # (n_inputs, n_neurons, batch)
-SETTINGS = ("learning_rate", "decay", "momentum")
 SAMPLES, CLASSES = 100, 3     # spiral_data(samples=100, classes=3), as the exercise makes it
 TRAIN_SEED = 0                # nnfs.init() seeds numpy with 0; the test set's seed is the reference's
 VALIDATION_SEED = 2           # another fresh set, its labels given to the probe to decide when to stop
@@ -156,11 +155,6 @@ def spiral(samples: int, classes: int, seed: int) -> tuple[np.ndarray, np.ndarra
     return x, y
 
 
-def _settings(ctx) -> tuple[dict | None, str]:
-    """The student's optimizer settings, read from their last Optimizer_SGD(...) call."""
-    return training.settings_from_call(ctx, {name: "non-negative" for name in SETTINGS})
-
-
 def test_set(reference) -> tuple[np.ndarray, np.ndarray]:
     """The fresh spiral set, shuffled (spiral data comes sorted by class); its labels stay here.
     Its seed is the reference's (grader side only): this file reaches students in the
@@ -188,6 +182,6 @@ def _hints(ctx, hp: dict, runs: list[dict]) -> list[str]:
     return [] if hp["momentum"] else ["without momentum, 10,001 epochs are rarely enough: try momentum=0.9"]
 
 
-SPIRAL_TRAINING = training.Hooks(settings=_settings, hints=_hints, inputs=_spiral_data, labels=_test_labels)
+SPIRAL_TRAINING = training.Hooks(hints=_hints, inputs=_spiral_data, labels=_test_labels)
 
 TRAINING = {"training": SPIRAL_TRAINING, "test_accuracy": SPIRAL_TRAINING}   # the kind's hooks, by check id

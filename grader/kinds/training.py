@@ -21,12 +21,17 @@ trains, with a message naming what to reduce). Two ways, by `trains`:
     split = "train"                # what this check scores: "train", "val" or "test" (hidden labels)
     label = "training accuracy"    # in its messages
     who = "your classes"           # "your classes trained with ...: ..."
+    settings = {learning_rate = "non-negative", decay = "non-negative", momentum = "fraction"}
+
+`settings` names what is trained with and what each may be (ALLOWED: "number", "non-negative",
+"positive", "whole", "fraction"), read from the kernel or from the source as assignment.toml's
+[hyperparameters] says; a value that is not is refused before training, with a message naming it.
 
 The rubric's table: `threshold` (a number, or one per data set name), `test_threshold` (when another
 check scores this run's test split: the validation set stops on it), `seeds`, `max_seeds`,
 `confidence`, `warning_deduction`; the budget `max_train_gmacs` (with the assignment's cost model)
 and `max_train_memory_mb`; for "reference", `max_train_seconds` of one seed. What is the
-assignment's own (its settings, data, loop, cost model, hints) is a Hooks in its checks.py's
+assignment's own (its data, loop, cost model, hints) is a Hooks in its checks.py's
 TRAINING[check id].
 """
 from __future__ import annotations
@@ -56,7 +61,7 @@ class Hooks:
     """What an assignment gives a training check (checks.py's TRAINING[check id]): its settings,
     data and loop, its cost model and what to tell a failing setting. The rule, the budget's
     refusals, the limits, the memo and the verdict are the kind's."""
-    settings: Callable[[Context], tuple[dict | None, str]]   # the settings as numbers, or the message why not
+    settings: Callable[[Context], tuple[dict | None, str]] | None = None   # else the spec's `settings` (read_settings)
     hints: Callable[[Context, dict, list[dict]], list[str]] = _no_hints   # a failing setting's likely causes
     cost: Callable[[dict, dict], float] | None = None   # one run's cost in multiply-adds (settings, rubric table)
     reduce: str = "the settings"                       # what to reduce over the budget or the time limit
@@ -82,7 +87,8 @@ def check(spec: dict, hooks: Hooks | None) -> Check:
 
 # ---------------------------------------------------------------- settings, thresholds, budget
 
-ALLOWED = {   # a setting read from a call: what it may be, and how a value that is not is said
+ALLOWED = {   # what a setting may be (the spec's `settings`), and how a value that is not is said
+    "number": (lambda v: True, "a number", ""),
     "non-negative": (lambda v: v >= 0, "a non-negative number", "is negative"),
     "positive": (lambda v: v > 0, "a positive number", "is not positive"),
     "whole": (lambda v: v >= 1 and v == int(v), "a positive whole number", "is not a positive whole number"),
@@ -90,21 +96,27 @@ ALLOWED = {   # a setting read from a call: what it may be, and how a value that
 }
 
 
-def settings_from_call(ctx: Context, allowed: dict[str, str]) -> tuple[dict | None, str]:
-    """Settings read from the last call to the assignment's settings call (assignment.toml's
-    [hyperparameters] from_call), each as ALLOWED[allowed[name]] says; whole numbers as int."""
+def read_settings(ctx: Context, allowed: dict[str, str]) -> tuple[dict | None, str]:
+    """The settings to train with (`settings = {name = "whole", ...}` of the check's table): the
+    values captured from the kernel, or read from the source (the last call to assignment.toml's
+    [hyperparameters] from_call), each as ALLOWED[kind] says; whole numbers as int. Any value a
+    notebook can produce gets a message naming it, never an exception."""
     hyper = ctx.hyperparams
     if hyper.source == "none":
         return None, f"not run: {hyper.note}, so the settings to train with are unknown"
+    missing = [name for name in allowed if name not in hyper.values]
+    if missing and hyper.source == "kernel":
+        return None, f"not run: {', '.join(missing)} not set ({hyper.note})"
     hp = {}
     for name, kind in allowed.items():
         if name not in hyper.values:
             return None, (f"not run: {name} could not be read without running the code ({hyper.note}); "
-                          "write it as a number in the call")
+                          "write it as a plain number")
         number, problem = bounded.plain_number(hyper.values[name])
         ok, must_be, is_not = ALLOWED[kind]
         if problem or not ok(number):
-            return None, f"not run: {name} = {problem or f'{number:g} {is_not}'}: it must be {must_be}"
+            said = problem or f"{number:g} {is_not}"
+            return None, f"not run: {name} = {said}" + ("" if must_be in said else f": it must be {must_be}")
         hp[name] = int(number) if kind == "whole" else number
     return hp, ""
 
@@ -137,9 +149,9 @@ def _refusal(ctx: Context, hooks: Hooks, hp: dict) -> str | None:
     return None
 
 
-def _blocked(ctx: Context, hooks: Hooks) -> tuple[dict | None, str]:
+def _blocked(ctx: Context, spec: dict, hooks: Hooks) -> tuple[dict | None, str]:
     """The settings to train with, and the message why nothing trains (empty when it does)."""
-    hp, problem = hooks.settings(ctx)
+    hp, problem = hooks.settings(ctx) if hooks.settings is not None else read_settings(ctx, spec["settings"])
     return hp, problem or _refusal(ctx, hooks, hp) or ""
 
 
@@ -166,7 +178,7 @@ def _verdict(head: str, figures: str, where: str, decision: seeds.Decision, why_
 
 
 def judge(ctx: Context, inputs: dict | None, outcome, *, spec: dict, hooks: Hooks) -> Verdict:
-    hp, problem = _blocked(ctx, hooks)
+    hp, problem = _blocked(ctx, spec, hooks)
     if problem:
         return Verdict(FAIL, problem, details={"hyperparams": hp} if hp else {})
     if spec.get("trains") == "student":
@@ -250,7 +262,7 @@ def _thresholds(ctx: Context, spec: dict) -> dict[str, float]:
 def inputs(ctx: Context, spec: dict, hooks: Hooks) -> dict | None:
     """The probe's: the assignment's data and the settings (by name), the seeds and the rule (its
     t values: the probe cannot import the grader), a threshold per split. None: nothing trains."""
-    hp, problem = _blocked(ctx, hooks)
+    hp, problem = _blocked(ctx, spec, hooks)
     if problem:
         return None
     found = _thresholds(ctx, spec)
