@@ -11,6 +11,7 @@ the client's is caught by the keys, and its result is reported, not used.
 """
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import traceback
 from pathlib import Path
@@ -53,9 +54,11 @@ def grade_remote(payload: dict) -> dict:
             path.parent.mkdir(parents=True)
             path.write_bytes(payload["notebook"])
         rubric = None
-        if payload["rubric"] is not None:
-            rubric = root / "rubric.toml"
-            rubric.write_text(payload["rubric"])
+        if payload["rubric"] is not None:   # named by its content: the worker's assignment loaded with it is kept
+            text = payload["rubric"]
+            rubric = datasets.cache_root() / "rubrics" / f"{hashlib.sha256(text.encode()).hexdigest()}.toml"
+            if not rubric.is_file():
+                write_atomic(rubric, text)
         try:
             box, _ = sandbox.choose("bwrap" if payload["isolation"] == sandbox.BWRAP else "none")
         except SetupError as exc:   # never end the worker: the client reports it
@@ -64,6 +67,9 @@ def grade_remote(payload: dict) -> dict:
                            threads=1, box=box, seed=payload["seed"])
         sub = Submission(payload["student"], path, folder, payload["note"], payload["info"], payload["late"],
                          payload["submitted_at"])
+        # loaded once per worker process and carried to its later tasks: a worker whose files changed
+        # under it computes other stage keys than the client, whose check reports such a result
+        pipeline.load(job, keep=True)
         result = pipeline.grade_one(sub, job, payload["overrides"])
         folder = student_dir(job.out, sub.student)
         files = {name: (folder / name).read_bytes() for name in STAGE_FILES if (folder / name).is_file()}

@@ -90,8 +90,10 @@ _LOADED: dict[tuple, tuple[assignments.Assignment, datasets.Dataset]] = {}
 
 def load(job: Job, keep: bool = False) -> tuple[assignments.Assignment, datasets.Dataset]:
     """The job's assignment (spec, rubric, reference, checks) and data set. `keep`: loaded once for
-    the process and carried to every submission it grades: a batch's worker, which lives for one
-    batch, so the files cannot change under it (anywhere else they are read again)."""
+    the process and carried to every submission it grades: a local pool's worker, which lives for
+    one batch, or a Dask worker (its rubric file named by content; a worker whose files changed
+    under it computes other stage keys than the client, which reports its result). Anywhere else
+    they are read again."""
     name = (job.assignment_id, job.rubric_path, job.data_spec)
     if name in _LOADED:
         return _LOADED[name]

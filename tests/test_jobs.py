@@ -26,3 +26,23 @@ def test_a_worker_loads_the_assignment_once_and_other_callers_each_time(monkeypa
     pipeline.load(other)
     pipeline.load(other)
     assert len(loads) == 3
+
+
+def test_a_dask_worker_loads_the_assignment_once_for_its_tasks(monkeypatch, tmp_path):
+    """grade_remote, as a Dask worker runs it, task after task with the client's rubric text."""
+    import nbformat
+
+    from grader import assignment, cluster, pipeline
+    loads = []
+    real = assignment.load
+    monkeypatch.setattr(assignment, "load", lambda *args: loads.append(args) or real(*args))
+    monkeypatch.setattr(pipeline, "_LOADED", {})
+    rubric = (assignment.REPO / "rubrics" / "nnfs_sgd_momentum.toml").read_text()
+    nb = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])).encode()
+    for student in ("s1", "s2"):
+        payload = {"student": student, "notebook": nb, "name": f"{student}.ipynb", "in_folder": None, "folder": {},
+                   "note": "", "info": {}, "late": False, "submitted_at": None, "assignment": "nnfs_sgd_momentum",
+                   "rubric": rubric, "data": None, "isolation": "rlimits", "seed": 0, "keys": {}, "overrides": []}
+        done = cluster.grade_remote(payload)
+        assert done["result"]["student"] == student and done["result"]["total"] == 0
+    assert len(loads) == 1
