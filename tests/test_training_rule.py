@@ -125,6 +125,8 @@ def test_absurd_hyperparameters_fail_with_a_message_naming_the_value(value, says
 def test_settings_that_cannot_fit_or_finish_are_refused_before_training():
     r = judge({**HP, "hidden_dim": 40000, "num_iters": 1})
     assert r.status == "fail" and "MB of memory to train, over the grader's limit of 2,048 MB" in r.message
+    most = int(r.message.split("hidden_dim up to about ")[1].split(")")[0].replace(",", ""))
+    assert "(at batch_size=" in r.message and 1000 < most < 40000   # what fits at this batch size, the kind's estimate
     r = judge({**HP, "hidden_dim": 1, "batch_size": 1, "num_iters": 10**6})
     assert r.status == "fail" and "over the budget" in r.message   # 0.25% of the products alone, but 279 s
 

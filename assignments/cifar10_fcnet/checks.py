@@ -187,13 +187,6 @@ def _memory_mb(hp: dict, dataset) -> float:
     return train_memory_mb(hp, dataset.n_test)
 
 
-def _largest_hidden(hp: dict, limit_mb: float, dataset) -> str:
-    """The hidden_dim that fits the memory limit at this batch size (memory grows linearly with it)."""
-    per_unit = _memory_mb({**hp, "hidden_dim": 2}, dataset) - _memory_mb({**hp, "hidden_dim": 1}, dataset)
-    most = max(0, int((limit_mb - _memory_mb({**hp, "hidden_dim": 0}, dataset)) / per_unit))
-    return f" (at this batch size, hidden_dim up to about {most:,})"
-
-
 def _hints(ctx, hp: dict, runs: list[dict]) -> list[str]:
     """Why these settings fall short: momentum that grows, divergence, an unstable step; and for
     the TA, the subset's known disagreement with full data (CALIBRATION.md)."""
@@ -217,6 +210,6 @@ def _hints(ctx, hp: dict, runs: list[dict]) -> list[str]:
 
 HYPERPARAMS_TRAINING = training.Hooks(
     hints=_hints, cost=train_cost, reduce="num_iters, batch_size or hidden_dim",
-    memory_mb=_memory_mb, memory_settings=("hidden_dim", "batch_size"), memory_advice=_largest_hidden,
-    reduce_memory="hidden_dim or batch_size", data=_training_data, train=_train_seed, memo_key=memo_key)
+    memory_mb=_memory_mb, memory_settings=("hidden_dim", "batch_size"), reduce_memory="hidden_dim or batch_size",
+    data=_training_data, train=_train_seed, memo_key=memo_key)
 TRAINING = {"hyperparams": HYPERPARAMS_TRAINING}   # the kind's hooks, by check id

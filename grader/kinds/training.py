@@ -66,8 +66,7 @@ class Hooks:
     cost: Callable[[dict, dict], float] | None = None   # one run's cost in multiply-adds (settings, rubric table)
     reduce: str = "the settings"                       # what to reduce over the budget or the time limit
     memory_mb: Callable[[dict, Any], float] | None = None   # what one run maps (settings, data set)
-    memory_settings: tuple[str, ...] = ()              # the settings memory grows with, named in a refusal
-    memory_advice: Callable[[dict, float, Any], str] | None = None   # e.g. " (hidden_dim up to about N)"
+    memory_settings: tuple[str, ...] = ()              # the settings memory grows with (linearly, the first), named
     reduce_memory: str = "the settings"                # what to reduce over the memory limit
     # trains = "reference"
     data: Callable[[Context], Any] | None = None       # what the reference trains on, mapped before a child forks
@@ -137,7 +136,7 @@ def _refusal(ctx: Context, hooks: Hooks, hp: dict) -> str | None:
         need_mb = hooks.memory_mb(hp, ctx.dataset)
         if need_mb > limit_mb:
             which = " and ".join(f"{name}={hp[name]:,}" for name in hooks.memory_settings) or "these settings"
-            advice = hooks.memory_advice(hp, limit_mb, ctx.dataset) if hooks.memory_advice else ""
+            advice = _largest(hooks, hp, limit_mb, ctx.dataset)
             return (f"{which} need about {need_mb:,.0f} MB of memory to train, over the grader's limit of "
                     f"{limit_mb:,.0f} MB: reduce them{advice}")
     if hooks.cost is not None:
@@ -147,6 +146,24 @@ def _refusal(ctx: Context, hooks: Hooks, hp: dict) -> str | None:
             return (f"these settings need about {cost / 1e9:,.0f} G multiply-adds of training (counting each "
                     f"iteration's fixed cost), over the budget of {budget / 1e9:,.0f} G: reduce {hooks.reduce}")
     return None
+
+
+def _largest(hooks: Hooks, hp: dict, limit_mb: float, dataset) -> str:
+    """The largest value of the first setting memory grows with that fits, the others as they are
+    (memory grows linearly with it), as advice for a refusal; "" when it does not grow."""
+    if not hooks.memory_settings:
+        return ""
+    name, others = hooks.memory_settings[0], hooks.memory_settings[1:]
+
+    def need(value: int) -> float:
+        return hooks.memory_mb({**hp, name: value}, dataset)
+
+    per_unit = need(2) - need(1)
+    if per_unit <= 0:
+        return ""
+    most = max(0, int((limit_mb - need(0)) / per_unit))
+    at = f"at {' and '.join(f'{n}={hp[n]:,}' for n in others)}, " if others else ""
+    return f" ({at}{name} up to about {most:,})"
 
 
 def _blocked(ctx: Context, spec: dict, hooks: Hooks) -> tuple[dict | None, str]:
