@@ -175,6 +175,12 @@ def test_end_to_end_scores_the_notebooks_own_model_on_the_hidden_labels():
     assert r["end_to_end"].message == ("your notebook's model could not be scored: "
                                        "AttributeError: 'Net' object has no attribute 'forward'")
     assert grade_cells(with_net(), hp=REF_HP)["end_to_end"].message.startswith("not run: the notebook did not get")
+    # a forged reply (the notebook can replace the kernel probe): a verdict, never a grader error
+    forged = grade_cells(with_net(), hp=REF_HP, kernel={"error": ""})["end_to_end"]
+    assert (forged.status, forged.message) == ("fail", "your notebook's model could not be scored: no reason given")
+    for losses in (5, [10**400, "x", None, 1.5], {"a": 1}):
+        r = grade_cells(with_net(), hp=REF_HP, kernel={"predictions": labels, "losses": losses})["end_to_end"]
+        assert r.status == "pass" and r.details["losses"] == ([1.5] if isinstance(losses, list) else [])
 
 
 def test_hyperparams_diverging_beta_fails_and_explains():

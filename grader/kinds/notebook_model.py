@@ -31,8 +31,9 @@ def judge(ctx, spec: dict, inputs: None, outcome, mistakes: dict) -> Verdict:
     found = ctx.kernel
     if found is None:
         return Verdict(FAIL, f"not run: the notebook did not get through {spec.get('cell', 'its training cell')}")
-    if "error" in found:
-        return Verdict(FAIL, f"your notebook's model could not be scored: {str(found['error']).strip().splitlines()[-1]}",
+    if "error" in found:   # the reply may be forged (SECURITY.md): any value gets a message, never an exception
+        said = str(found["error"]).strip().splitlines() or ["no reason given"]
+        return Verdict(FAIL, f"your notebook's model could not be scored: {said[-1]}",
                        details={"traceback": str(found["error"])})
     y_test = ctx.dataset.load_test_labels().astype(np.int64)
     text = str(found.get("predictions", ""))
@@ -40,7 +41,8 @@ def judge(ctx, spec: dict, inputs: None, outcome, mistakes: dict) -> Verdict:
         return Verdict(FAIL, f"your model's predictions could not be read ({len(text)} for {len(y_test)} test images)")
     accuracy = float(np.mean(np.frombuffer(text.encode(), np.uint8) - ord("0") == y_test))
     threshold = training.threshold(ctx, ctx.rubric["threshold"])
-    losses = [float(v) for v in found.get("losses", []) if isinstance(v, (int, float))]
+    losses = found.get("losses")
+    losses = [float(v) for v in losses[:10_000] if type(v) is float and np.isfinite(v)] if type(losses) is list else []
     return Verdict(PASS if accuracy >= threshold else FAIL,
                    f"{spec.get('label', 'the model your notebook trained')} reaches test accuracy {accuracy:.3f} "
                    f"(threshold {threshold:.2f}, {ctx.dataset.name})", details={"accuracy": accuracy, "losses": losses})
