@@ -2,7 +2,9 @@
 assignment.toml."""
 from __future__ import annotations
 
+import copy
 import dataclasses
+import re
 import shutil
 
 import pytest
@@ -64,3 +66,28 @@ def test_each_assignment_installs_what_its_notebooks_import_and_no_more():
     assert any(r.startswith("nnfs") for r in gradescope.requirements("nnfs_sgd_momentum"))
     assert not any(r.startswith(("tensorflow", "nnfs")) for r in gradescope.requirements("cs231n_layers"))
     assert "numpy>=1.26" in gradescope.requirements("cs231n_layers")
+
+
+@pytest.mark.parametrize("change, says", [
+    (lambda spec: spec.pop("settings"), "its table needs settings"),
+    (lambda spec: spec["settings"].update(momentum="postive"), "unknown setting kind(s) 'postive'"),
+])
+def test_a_training_check_without_readable_settings_is_refused_when_loading(change, says):
+    a = assignment.load("nnfs_sgd_momentum")
+    spec = next(c for c in a.checks if c.id == "training")
+    table = copy.deepcopy(spec.table)
+    change(table)
+    broken = dataclasses.replace(a, id="nnfs_bad_settings", checks=[dataclasses.replace(spec, table=table)])
+    with pytest.raises(ValueError, match=re.escape(says)):
+        broken.implementations()
+
+
+@pytest.mark.parametrize("change", [lambda t: t.pop("class"), lambda t: t.pop("output"), lambda t: t.update(cache=True)])
+def test_a_loss_layer_it_cannot_run_is_refused_when_loading(change):
+    a = assignment.load("nnfs_sgd_momentum")
+    spec = next(c for c in a.checks if c.id == "softmax_ce_backward")
+    table = copy.deepcopy(spec.table)
+    change(table)
+    broken = dataclasses.replace(a, id="nnfs_bad_loss", checks=[dataclasses.replace(spec, table=table)])
+    with pytest.raises(ValueError, match="a loss layer"):
+        broken.implementations()

@@ -160,6 +160,10 @@ def test_softmax_ce_through_the_softmax_jacobian_passes():
     ("backward", "        grad = dvalues.copy()\n        grad[range(len(dvalues)), y_true] -= 1\n"
                  "        self.dinputs = getattr(self, 'dinputs', 0) + grad / len(dvalues)\n",
      "dinputs changes when backward is called twice", 7.5),
+    ("forward", "        self.activation.forward(inputs)\n        self.output = self.activation.output\n"
+                "        return -np.log(self.output[range(len(inputs)), y_true])\n",
+     "forward returns an array of shape (6,), not a number: the mean cross-entropy loss of the softmax outputs "
+     "is one number", 7.5),
 ])
 def test_softmax_ce_bugs_fail_with_a_reason_and_half_credit(where, code, says, points):
     r = grade(answers={f"Activation_Softmax_Loss_CategoricalCrossentropy.{where}": code})

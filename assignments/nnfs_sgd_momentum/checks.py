@@ -1,7 +1,7 @@
 """Checks of the NNFS-style SGD exercise: the grader's side. Every check is a check kind
 (assignment.toml); here is what the kinds need of this assignment: inputs (CASES), known
 mistakes (MISTAKES) with messages in the student's terms, the magnitude of softmax's terms
-(SCALES), and the training hooks (TRAINING: settings, spiral data, hidden test labels, hints).
+(SCALES), and the training hooks (TRAINING: spiral data, hidden test labels, hints).
 dense_forward, dense_backward, relu_backward and softmax_ce_backward (a loss layer) are outputs
 and gradients; optimizer is an update_rule; training and test_accuracy are of the kind
 "training", on one run of the student's classes.

@@ -51,6 +51,8 @@ def check(spec: dict, mistakes: dict, equivalents: dict, hooks: shared.Hooks = s
         return training.check(spec, training_hooks)
     extra = (equivalents,) if kind is update_rule else ()
     inputs = partial(kind.inputs, spec=spec)
+    if kind is gradients:
+        gradients.validate(spec)
     if kind in (outputs, gradients):
         extra, inputs = (hooks,), partial(kind.inputs, spec=spec, hooks=hooks)
     return Check(judge=partial(_judge, kind, spec, mistakes, extra), inputs=inputs)

@@ -44,10 +44,15 @@ PROBE = "kind_gradients"
 LOSS = "loss"   # a loss layer's loss, in the items a check's points are shared among
 
 
+def validate(spec: dict) -> None:
+    """A spec this kind cannot run says so when the assignment loads, not for every student."""
+    if spec.get("loss") and ("class" not in spec or "output" not in spec or spec.get("cache", True)):
+        raise ValueError(f"check {spec['id']!r}: a loss layer (loss = true) is a class's, with `output` (what "
+                         "backward is given) and cache = false")
+
+
 def inputs(ctx, spec: dict, hooks: shared.Hooks = shared.Hooks()) -> dict:
     dout = spec.get("dout", "dout")
-    if spec.get("loss") and "output" not in spec:
-        raise ValueError(f"{spec['id']}: a loss layer (loss = true) needs `output`, what backward is given")
     if hooks.cases is not None:
         cases = hooks.cases(ctx)
     else:   # the arguments, then an upstream gradient of the output's shape
@@ -148,8 +153,11 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict, hooks: shared.
         scales = own.get("grads") or [np.abs(s) for s in _reference(ctx.reference, spec, _absolute(case))]
         given = o.get("out", dout) if is_loss else dout   # a loss layer's backward got its own output
         if not np.array_equal(o.get("dout_after", given), given):
-            whose = f"its own self.{spec['output']}" if is_loss else "the layer after may still use it"
-            notes = [f"but {backward} changed {dout_name} in place: copy it first, {dout_name}.copy(), as {whose}"]
+            why = f"it is the layer's own self.{spec['output']}" if is_loss else "the layer after may still use it"
+            notes = [f"but {backward} changed {dout_name} in place: copy it first, {dout_name}.copy(); {why}"]
+        if is_loss and is_loss not in problems and "loss_returned" in o:
+            problems[is_loss] = (f"{named}{forward} returns {o['loss_returned'].item()}, not a number: "
+                                 f"{spec.get('loss_is', 'the loss')} is one number")
         if is_loss and is_loss not in problems:
             precision = precision_of(o.get("out"), *(o.get(f"g{i}") for i in range(len(grads))), o.get("precision"))
             scale = own.get("loss", abs(float(_forward(ctx.reference, spec, _absolute(case))[1])))

@@ -98,6 +98,8 @@ def kind_gradients(student, inputs):
                         out[f"{case}.out"] = output
                 if loss and not call:
                     out[f"{case}.loss"] = _kind_number(result)
+                    if np.isnan(out[f"{case}.loss"]) and not _kind_is_nan(result):
+                        out[f"{case}.loss_returned"] = _kind_what(result)
             except Exception as exc:  # noqa: BLE001
                 out[f"{case}.forward_error"] = _kind_error(exc)
                 break
@@ -241,6 +243,26 @@ def _kind_number(value):
         return np.asarray(float(value))
     except (TypeError, ValueError):
         return np.asarray(float("nan"))
+
+
+def _kind_is_nan(value):
+    try:
+        return bool(np.isnan(float(value)))
+    except Exception:  # noqa: BLE001 - not a number at all
+        return False
+
+
+def _kind_what(value):
+    """What a value that should be one number is, in words: "None", "an array of shape (6,)"."""
+    try:
+        if value is None:
+            return "None"
+        shape = getattr(value, "shape", None)
+        if isinstance(shape, tuple):
+            return f"an array of shape {tuple(int(n) for n in shape)}"
+        return f"a {type(value).__name__}"[:80]
+    except Exception:  # noqa: BLE001 - an object that cannot even say what it is
+        return "something that is not a number"
 
 
 def _kind_least_precision(*objects, depth=3):

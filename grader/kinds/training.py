@@ -58,8 +58,9 @@ def _no_hints(ctx: Context, hp: dict, runs: list[dict]) -> list[str]:
 
 @dataclass(frozen=True)
 class Hooks:
-    """What an assignment gives a training check (checks.py's TRAINING[check id]): its settings,
-    data and loop, its cost model and what to tell a failing setting. The rule, the budget's
+    """What an assignment gives a training check (checks.py's TRAINING[check id]): its data and
+    loop, its cost and memory models and what to tell a failing setting (its settings are the
+    spec's `settings`, unless `settings` here reads them its own way). The rule, the budget's
     refusals, the limits, the memo and the verdict are the kind's."""
     settings: Callable[[Context], tuple[dict | None, str]] | None = None   # else the spec's `settings` (read_settings)
     hints: Callable[[Context, dict, list[dict]], list[str]] = _no_hints   # a failing setting's likely causes
@@ -80,6 +81,14 @@ class Hooks:
 def check(spec: dict, hooks: Hooks | None) -> Check:
     if hooks is None:
         raise ValueError(f"check {spec['id']!r} is of kind training: checks.py's TRAINING needs its Hooks")
+    if hooks.settings is None:
+        settings = spec.get("settings")
+        if not isinstance(settings, dict) or not settings:
+            raise ValueError(f"check {spec['id']!r} is of kind training: its table needs settings = {{name = kind, ...}}")
+        unknown = sorted(set(settings.values()) - set(ALLOWED))
+        if unknown:
+            raise ValueError(f"check {spec['id']!r}: unknown setting kind(s) {', '.join(map(repr, unknown))} "
+                             f"(known: {', '.join(ALLOWED)})")
     return Check(judge=partial(judge, spec=spec, hooks=hooks),
                  inputs=partial(inputs, spec=spec, hooks=hooks) if spec.get("trains") == "student" else None)
 
@@ -161,9 +170,9 @@ def _largest(hooks: Hooks, hp: dict, limit_mb: float, dataset) -> str:
     per_unit = need(2) - need(1)
     if per_unit <= 0:
         return ""
-    most = max(0, int((limit_mb - need(0)) / per_unit))
+    most = int((limit_mb - need(0)) / per_unit)
     at = f"at {' and '.join(f'{n}={hp[n]:,}' for n in others)}, " if others else ""
-    return f" ({at}{name} up to about {most:,})"
+    return f" ({at}{name} up to about {most:,})" if most >= 1 else ""
 
 
 def _blocked(ctx: Context, spec: dict, hooks: Hooks) -> tuple[dict | None, str]:
