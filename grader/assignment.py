@@ -45,6 +45,12 @@ class Assignment:
     reference_path: Path
     checks: list[CheckSpec]
 
+    def stamp(self) -> tuple:
+        """Size and modification time of every file it was loaded from: a process that keeps it
+        (a batch's or a cluster's worker) loads it again when one changes."""
+        paths = sorted([*self.folder.iterdir(), self.reference_path, self.rubric_path])
+        return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p.is_file())
+
     @property
     def probe_files(self) -> list[Path]:
         """What the probe process runs, in one module: the assignment's own probes.py when it has
@@ -207,6 +213,13 @@ def detect(sources: list[str]) -> tuple[str | None, str]:
     if not ranked or ranked[0][1] == 0 or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
         return None, ", ".join(f"{k}: {v:.1f}" for k, v in ranked)
     return ranked[0][0], f"its signature matches {ranked[0][1]:.1f} of {len(sources)} notebook(s)"
+
+
+def forget(assignment_id: str) -> None:
+    """Drop this assignment's modules (checks.py, the reference, definition.py) that this process
+    imported, so that the next load reads their files again."""
+    for kind in ("checks", "reference", "definition"):
+        sys.modules.pop(f"nngrader_{kind}_{assignment_id}", None)
 
 
 def _load_module(name: str, path: Path) -> ModuleType:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -27,7 +28,7 @@ def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool | set[s
     a = assignments.load(job.assignment_id, job.rubric_path)
     ds = datasets.for_assignment(a.dataset_kind, job.data_spec)
     overrides = overrides or {}
-    results, todo = [], []
+    results, todo, forced_todo = [], [], []
 
     def record(result: dict, cached: bool = False) -> None:
         results.append(result)
@@ -43,12 +44,16 @@ def grade_batch(subs: list[Submission], job: Job, jobs: int, force: bool | set[s
             kept = _rescored(prior, sub, a, job, overrides.get(sub.student, []))
         if kept is not None:
             record(kept, cached=True)
+        elif forced:
+            (student_dir(job.out, sub.student) / "execution.json").unlink(missing_ok=True)
+            forced_todo.append(sub)
         else:
-            if forced:
-                (student_dir(job.out, sub.student) / "execution.json").unlink(missing_ok=True)
             todo.append(sub)
     _remove_leftovers(job.out)
-    executors.executor(jobs, scheduler).grade(todo, job, record, overrides)
+    executor = executors.executor(jobs, scheduler)
+    for group, group_job in ((todo, job), (forced_todo, replace(job, reuse_probes=False))):   # forced: nothing reused
+        if group:
+            executor.grade(group, group_job, record, overrides)
     return results
 
 

@@ -1,9 +1,10 @@
 """Grading on a Dask distributed cluster (`--scheduler ADDRESS`): the same per-submission work,
 run by workers on other machines.
 
-A task carries everything of its submission (the notebook, its folder's files, the rubric
-when it is not the assignment's own) and the stage keys the client expects. The worker
-grades it in a temporary folder with its own grader, data cache and sandbox, and sends back
+A task carries everything of its submission (the notebook, its folder's files, the client's
+rubric) and the stage keys the client expects. The worker keeps the assignment it loaded for
+its later tasks (loaded again when a file of it changes), grades the submission in a temporary
+folder with its own grader, data cache and sandbox, and sends back
 the result and the execution's files; the client writes them into OUT, atomically, as they
 arrive, and renders the reports. A worker lost mid-task is Dask's to handle: the scheduler
 gives the task to another worker. A worker whose grader, data set or isolation differs from
@@ -26,7 +27,7 @@ from .write import write_atomic
 STAGE_FILES = ("executed.ipynb", "execution.json")
 
 
-def _payload(sub: Submission, job: pipeline.Job, keys: dict, overrides: list[dict]) -> dict:
+def _payload(sub: Submission, job: pipeline.Job, rubric: str, keys: dict, overrides: list[dict]) -> dict:
     folder_files = {}
     if sub.folder is not None:
         folder_files = {str(p.relative_to(sub.folder)): p.read_bytes() for p in sorted(sub.folder.rglob("*"))
@@ -34,9 +35,9 @@ def _payload(sub: Submission, job: pipeline.Job, keys: dict, overrides: list[dic
     return {"student": sub.student, "notebook": sub.path.read_bytes(), "name": sub.path.name,
             "in_folder": str(sub.path.relative_to(sub.folder)) if sub.folder else None, "folder": folder_files,
             "note": sub.note, "info": sub.info, "late": sub.late, "submitted_at": sub.submitted_at,
-            "assignment": job.assignment_id, "rubric": job.rubric_path.read_text() if job.rubric_path else None,
-            "data": job.data_spec, "isolation": job.box.mode, "seed": job.seed, "keys": keys,
-            "overrides": overrides}
+            "assignment": job.assignment_id, "rubric": rubric,
+            "data": job.data_spec, "isolation": job.box.mode, "seed": job.seed, "reuse_probes": job.reuse_probes,
+            "keys": keys, "overrides": overrides}
 
 
 def grade_remote(payload: dict) -> dict:
@@ -53,23 +54,20 @@ def grade_remote(payload: dict) -> dict:
             folder, path = None, root / "submission" / payload["name"]
             path.parent.mkdir(parents=True)
             path.write_bytes(payload["notebook"])
-        rubric = None
-        if payload["rubric"] is not None:   # named by its content: the worker's assignment loaded with it is kept
-            text = payload["rubric"]
-            rubric = datasets.cache_root() / "rubrics" / f"{hashlib.sha256(text.encode()).hexdigest()}.toml"
-            if not rubric.is_file():
-                write_atomic(rubric, text)
+        # the client's rubric, always (a worker's copy of the repository may be older), named by its content
+        text = payload["rubric"]
+        rubric = datasets.cache_root() / "rubrics" / f"{hashlib.sha256(text.encode()).hexdigest()}.toml"
+        if not rubric.is_file():
+            write_atomic(rubric, text)
         try:
             box, _ = sandbox.choose("bwrap" if payload["isolation"] == sandbox.BWRAP else "none")
         except SetupError as exc:   # never end the worker: the client reports it
             raise RuntimeError(f"this worker cannot sandbox as the client asks: {exc}") from None
         job = pipeline.Job(payload["assignment"], rubric, payload["data"], root / "out", datasets.cache_root(),
-                           threads=1, box=box, seed=payload["seed"])
+                           threads=1, box=box, seed=payload["seed"], reuse_probes=payload["reuse_probes"])
         sub = Submission(payload["student"], path, folder, payload["note"], payload["info"], payload["late"],
                          payload["submitted_at"])
-        # loaded once per worker process and carried to its later tasks: a worker whose files changed
-        # under it computes other stage keys than the client, whose check reports such a result
-        pipeline.load(job, keep=True)
+        pipeline.load(job, keep=True)   # once per worker process, again when its files change
         result = pipeline.grade_one(sub, job, payload["overrides"])
         folder = student_dir(job.out, sub.student)
         files = {name: (folder / name).read_bytes() for name in STAGE_FILES if (folder / name).is_file()}
@@ -89,11 +87,12 @@ class DaskCluster:
 
         a = assignments.load(job.assignment_id, job.rubric_path)
         ds = datasets.for_assignment(a.dataset_kind, job.data_spec)
+        rubric = a.rubric_path.read_text()
         with Client(self.address, timeout="30s") as client:
             futures = {}
             for sub in subs:
                 keys = pipeline.stage_keys(sub.sha256(), job, a, ds)
-                future = client.submit(grade_remote, _payload(sub, job, keys, overrides.get(sub.student, [])),
+                future = client.submit(grade_remote, _payload(sub, job, rubric, keys, overrides.get(sub.student, [])),
                                        key=f"nngrader-{sub.student}-{keys['checks'][:12]}", pure=False, retries=1)
                 futures[future] = (sub, keys)
             for future in as_completed(futures):

@@ -55,6 +55,7 @@ class Job:
     box: sandbox.Sandbox
     seed: int = 0
     feedback: bool = False   # also write the student-facing report, feedback.html
+    reuse_probes: bool = True   # False (--force): probes run again even for code that ran before (probe_memo.py)
 
 
 def _digest(value) -> str:
@@ -85,22 +86,25 @@ def sandbox_limits(limits: dict, memory_key: str, cpu_seconds: float) -> sandbox
                           disk_mb=int(limits.get("disk_mb", defaults.disk_mb)))
 
 
-_LOADED: dict[tuple, tuple[assignments.Assignment, datasets.Dataset]] = {}
+_LOADED: dict[tuple, tuple[tuple[assignments.Assignment, datasets.Dataset], tuple]] = {}
 
 
 def load(job: Job, keep: bool = False) -> tuple[assignments.Assignment, datasets.Dataset]:
     """The job's assignment (spec, rubric, reference, checks) and data set. `keep`: loaded once for
-    the process and carried to every submission it grades: a local pool's worker, which lives for
-    one batch, or a Dask worker (its rubric file named by content; a worker whose files changed
-    under it computes other stage keys than the client, which reports its result). Anywhere else
-    they are read again."""
+    the process and carried to every submission it grades (a local pool's worker, a Dask worker),
+    loaded again when one of its files changed (Assignment.stamp), so that what judges is what the
+    stage keys say. Anywhere else they are read again."""
     name = (job.assignment_id, job.rubric_path, job.data_spec)
-    if name in _LOADED:
-        return _LOADED[name]
+    kept = _LOADED.get(name)
+    if kept is not None:
+        loaded, stamp = kept
+        if loaded[0].stamp() == stamp:
+            return loaded
+        assignments.forget(job.assignment_id)
     a = assignments.load(job.assignment_id, job.rubric_path)
     loaded = a, datasets.for_assignment(a.dataset_kind, job.data_spec)
-    if keep:
-        _LOADED[name] = loaded
+    if keep or kept is not None:
+        _LOADED[name] = loaded, a.stamp()
     return loaded
 
 
@@ -293,7 +297,7 @@ def run_checks(a, ds, job: Job, loaded, extraction, hp, timing, kernel: dict | N
         run = probe_memo.run(job.cache / "probes", extraction.module_source,
                              [(st.line, st.source) for st in extraction.statements], a.probe_files, calls,
                              box=job.box, limits=sandbox_limits(limits, "probe_memory_mb", cpu), threads=job.threads,
-                             max_output_mb=int(limits.get("probe_output_mb", 256)))
+                             max_output_mb=int(limits.get("probe_output_mb", 256)), reuse=job.reuse_probes)
         timing["checks"] += run.seconds
         if run.reused:   # identical code ran on identical inputs before (probe_memo.py)
             timing["probes_reused"] = 1.0

@@ -14,30 +14,37 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from . import probe, sandbox, seeds
+from . import __version__, probe, sandbox, seeds
 from .write import write_atomic
 
 VERSION = "probe-run-1"   # change when what a stored run holds changes
+# the grader's code a run's outcome depends on, besides the probes and the runner
+CODE = [Path(probe.__file__), Path(sandbox.__file__), Path(sandbox.__file__).with_name("sandbox_launch.py")]
 
 
 def run(root: Path, student_source: str, statements: list[tuple[int, str]], probe_files: list[Path],
         calls: list[probe.ProbeCall], *, box: sandbox.Sandbox, limits: sandbox.Limits, threads: int,
-        max_output_mb: int) -> probe.ProbeRun:
-    """probe.run_probes, or the same run's outcomes when identical code has run on identical inputs."""
+        max_output_mb: int, reuse: bool = True) -> probe.ProbeRun:
+    """probe.run_probes, or the same run's outcomes when identical code has run on identical inputs
+    (`reuse` False: --force, run again; the new run replaces the stored one)."""
     key = _key(student_source, statements, probe_files, calls, box, limits, threads, max_output_mb)
     path = root / key[:2] / f"{key}.npz"
-    kept = _load(path)
+    kept = _load(path) if reuse else None
     if kept is not None:
         return kept
     done = probe.run_probes(student_source, statements, probe_files, calls, box=box, limits=limits,
                             threads=threads, max_output_mb=max_output_mb)
     if done.import_error is None and not done.load_errors and all(o.error is None for o in done.outcomes.values()):
-        _store(path, done)
+        try:
+            _store(path, done)
+        except OSError:   # a full or read-only cache: the run is graded all the same, just not kept
+            pass
     return done
 
 
@@ -48,9 +55,9 @@ def _key(student_source, statements, probe_files, calls, box, limits, threads, m
         data = value if isinstance(value, bytes) else json.dumps(value, sort_keys=True, default=str).encode()
         digest.update(len(data).to_bytes(8, "little") + data)
 
-    add([VERSION, student_source, statements, box.mode, asdict(limits), threads, max_output_mb,
-         seeds.numeric_environment()])
-    for path in [*probe_files, probe.RUNNER]:
+    add([VERSION, __version__, sys.version, student_source, statements, box.mode, asdict(limits), threads,
+         max_output_mb, seeds.numeric_environment()])
+    for path in [*probe_files, probe.RUNNER, *CODE]:
         add(path.read_bytes())
     for call in calls:
         add([call.check, call.probe, call.timeout_s, list(call.needs), sorted(call.inputs)])
@@ -82,6 +89,6 @@ def _load(path: Path) -> probe.ProbeRun | None:
             for k, (check, m) in enumerate(meta["checks"].items()):
                 outputs = {name: z[f"{k}.{i}"] for i, name in enumerate(m["names"])}
                 outcomes[check] = probe.ProbeOutcome(outputs=outputs, seconds=float(m["seconds"]))
-    except (OSError, ValueError, KeyError, TypeError):
+    except Exception:  # noqa: BLE001 - damaged or not ours (EOFError, BadZipFile, ...): it is run again
         return None
     return probe.ProbeRun(outcomes=outcomes, seconds=0.0, reused=True)

@@ -26,6 +26,9 @@ def test_a_worker_loads_the_assignment_once_and_other_callers_each_time(monkeypa
     pipeline.load(other)
     pipeline.load(other)
     assert len(loads) == 3
+    monkeypatch.setattr(assignment.Assignment, "stamp", lambda self: ("a file changed",))   # what its files say now
+    again = pipeline.load(job)
+    assert again is not first and len(loads) == 4 and pipeline.load(job) is again   # loaded again, then kept
 
 
 def test_a_dask_worker_loads_the_assignment_once_for_its_tasks(monkeypatch, tmp_path):
@@ -42,7 +45,11 @@ def test_a_dask_worker_loads_the_assignment_once_for_its_tasks(monkeypatch, tmp_
     for student in ("s1", "s2"):
         payload = {"student": student, "notebook": nb, "name": f"{student}.ipynb", "in_folder": None, "folder": {},
                    "note": "", "info": {}, "late": False, "submitted_at": None, "assignment": "nnfs_sgd_momentum",
-                   "rubric": rubric, "data": None, "isolation": "rlimits", "seed": 0, "keys": {}, "overrides": []}
+                   "rubric": rubric, "data": None, "isolation": "rlimits", "seed": 0, "reuse_probes": True,
+                   "keys": {}, "overrides": []}
         done = cluster.grade_remote(payload)
         assert done["result"]["student"] == student and done["result"]["total"] == 0
     assert len(loads) == 1
+    # the client's rubric changed: the worker grades with it, not with the one it kept
+    done = cluster.grade_remote({**payload, "rubric": rubric.replace("points = 10", "points = 11", 1)})
+    assert len(loads) == 2 and done["result"]["max_total"] == 101

@@ -21,13 +21,13 @@ def hang(student, inputs):
 STUDENT = "def f(a):\n    return a * 2\n"
 
 
-def run(tmp_path, student=STUDENT, probe="draw", a=(1.0, 2.0), timeout=20.0):
+def run(tmp_path, student=STUDENT, probe="draw", a=(1.0, 2.0), timeout=20.0, reuse=True):
     probes = tmp_path / "probes.py"
     probes.write_text(PROBES)
     call = probe_memo.probe.ProbeCall("c", probe, {"a": np.asarray(a)}, timeout)
     return probe_memo.run(tmp_path / "memo", student, [(1, student)], [probes], [call],
                           box=sandbox.choose("auto")[0], limits=sandbox.Limits(memory_mb=1024, cpu_seconds=60),
-                          threads=1, max_output_mb=16)
+                          threads=1, max_output_mb=16, reuse=reuse)
 
 
 def test_identical_code_on_identical_inputs_is_reused_and_anything_else_runs(tmp_path):
@@ -53,8 +53,18 @@ def test_a_run_cut_short_is_never_kept(tmp_path):
 
 
 def test_a_damaged_entry_is_run_again(tmp_path):
-    run(tmp_path)
-    for kept in (tmp_path / "memo").rglob("*.npz"):
-        kept.write_bytes(b"not an archive")
-    assert not run(tmp_path).reused
-    assert run(tmp_path).reused
+    first = run(tmp_path)
+    (kept,) = (tmp_path / "memo").rglob("*.npz")
+    whole = kept.read_bytes()
+    for damaged in (b"not an archive", b"", whole[:len(whole) // 2]):
+        kept.write_bytes(damaged)
+        assert not run(tmp_path).reused
+        assert run(tmp_path).reused
+    assert run(tmp_path).outcomes["c"].outputs["x"] != first.outcomes["c"].outputs["x"]
+
+
+def test_forced_runs_again_and_replaces_what_was_kept(tmp_path):
+    first = run(tmp_path)
+    forced = run(tmp_path, reuse=False)
+    assert not forced.reused and forced.outcomes["c"].outputs["x"] != first.outcomes["c"].outputs["x"]
+    assert run(tmp_path).outcomes["c"].outputs["x"] == forced.outcomes["c"].outputs["x"]
