@@ -270,3 +270,15 @@ def test_cells_that_do_not_parse_are_skipped_and_the_last_definition_counts():
     r = grade_cells([*right, pasted, next(s for s in wrong if "class Optimizer_SGD" in s)],
                     assignment_id="nnfs_sgd_momentum")                           # broken further down
     assert status(r, "optimizer") == ("fail", 12.5)
+
+
+@pytest.mark.parametrize("answers, check", [
+    ({"Layer_Dense.forward": "        return np.dot(inputs, self.weights) + self.biases\n"}, "dense_forward"),
+    ({"Activation_Softmax_Loss_CategoricalCrossentropy.forward":
+      "        self.activation.forward(inputs)\n        return self.loss.calculate(self.activation.output, y_true)\n"},
+     "softmax_ce_backward"),
+])
+def test_a_forward_that_returns_its_output_instead_of_setting_it_is_told_so(answers, check):
+    r = grade(answers=answers)
+    assert status(r, check) == ("fail", 0)
+    assert r[check].message.endswith("forward does not set self.output: the layer after reads it there")

@@ -125,8 +125,8 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict, hooks: shared.
         in_forward = in_backward = f"{forward} then {backward}"
     else:
         in_forward, in_backward = f"{named}{forward}", f"{named}{backward}"
-    failed = (raised(in_forward, outs, "forward_error") or raised(in_backward, outs)
-              or shared.returned(backward, outs))
+    failed = (shared.no_output(f"{named}{forward}", outs) or raised(in_forward, outs, "forward_error")
+              or raised(in_backward, outs) or shared.returned(backward, outs))
     if failed:
         return failed
     units, dout_name, gen = shared.units(ctx), spec.get("dout", "dout"), np.random.default_rng(ctx.seed)

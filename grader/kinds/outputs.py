@@ -68,7 +68,7 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict, hooks: shared.
     if outcome.error:
         return probe_failed(f"{who} could not be run", outcome)
     outs = by_case(outcome.outputs)
-    failed = raised(who, outs) or shared.returned(who, outs)
+    failed = shared.no_output(who, outs) or raised(who, outs) or shared.returned(who, outs)
     if failed:
         return failed
     units, comparisons, shifted = shared.units(ctx), [], False

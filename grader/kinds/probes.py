@@ -58,7 +58,10 @@ def kind_outputs(student, inputs):
         try:
             obj = _kind_object(student, spec, c)
             result = _kind_callable(student, spec, obj, spec.get("method", spec.get("function")))(*args)
-            value = _kind_path(obj, spec["output"]) if "output" in spec else result
+            value = _kind_output(obj, spec["output"]) if "output" in spec else result
+        except _KindNoOutput as exc:
+            out[f"{case}.no_output"] = str(exc)
+            continue
         except Exception as exc:  # noqa: BLE001 - reported per case
             out[f"{case}.error"] = _kind_error(exc)
             continue
@@ -93,13 +96,16 @@ def kind_gradients(student, inputs):
                 obj = obj if obj is not None else _kind_object(student, spec, c)
                 result = _kind_callable(student, spec, obj, spec["forward"])(*[c[n].copy() for n in names])
                 if "output" in spec:
-                    output = _kind_floats(_kind_path(obj, spec["output"]))
+                    output = _kind_floats(_kind_output(obj, spec["output"]))
                     if not call:
                         out[f"{case}.out"] = output
                 if loss and not call:
                     out[f"{case}.loss"] = _kind_number(result)
                     if np.isnan(out[f"{case}.loss"]) and not _kind_is_nan(result):
                         out[f"{case}.loss_returned"] = _kind_what(result)
+            except _KindNoOutput as exc:
+                out[f"{case}.no_output"] = str(exc)
+                break
             except Exception as exc:  # noqa: BLE001
                 out[f"{case}.forward_error"] = _kind_error(exc)
                 break
@@ -243,6 +249,18 @@ def _kind_number(value):
         return np.asarray(float(value))
     except (TypeError, ValueError):
         return np.asarray(float("nan"))
+
+
+class _KindNoOutput(Exception):
+    """The method ran, but did not leave the attribute its check reads (self.output)."""
+
+
+def _kind_output(obj, path):
+    try:
+        value = _kind_path(obj, path)
+    except Exception:  # noqa: BLE001 - not there (AttributeError, KeyError, or a __getattr__ of its own)
+        raise _KindNoOutput(path) from None
+    return value
 
 
 def _kind_is_nan(value):

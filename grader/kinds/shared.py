@@ -89,6 +89,13 @@ def with_note(message: str, note: str) -> str:
     return message + (f" ({note})" if note else "")
 
 
+def no_output(name: str, outs: dict[str, dict]) -> Verdict | None:
+    """A FAIL for a method that ran but did not set the attribute its check reads, or None."""
+    missing = [o["no_output"].item() for o in outs.values() if "no_output" in o]
+    return Verdict(FAIL, f"{name} does not set self.{calls.label(missing[0])}: the layer after reads it there") \
+        if missing else None
+
+
 def returned(name: str, outs: dict[str, dict]) -> Verdict | None:
     """A FAIL for a function that returned something its check cannot read (not numbers, a
     tuple of another length, ...), or None."""
