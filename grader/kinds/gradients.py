@@ -81,14 +81,17 @@ def _dout(spec: dict, case: dict, out: np.ndarray) -> np.ndarray:
     return out.copy() if spec.get("loss") else case[spec.get("dout", "dout")].copy()
 
 
-def _reference(module, spec: dict, case: dict) -> list[np.ndarray]:
+def _reference(module, spec: dict, case: dict) -> tuple[list[np.ndarray], np.ndarray, object]:
+    """The reference's gradients on the case, and its forward's output and result (a loss
+    layer's: the loss)."""
     out, result, obj = _forward(module, spec, case)
     cache = [result[1]] if spec.get("cache", True) else []
     extra = [case[n].copy() for n in spec.get("backward_args", [])]
     returned = calls.call(module, spec, obj, spec["backward"], [_dout(spec, case, out), *extra, *cache])
     if obj is not None:
-        return [np.asarray(calls.read(obj, g), np.float64) for g in spec["grads"]]
-    return [np.asarray(g, np.float64) for g in (returned if isinstance(returned, (tuple, list)) else [returned])]
+        return [np.asarray(calls.read(obj, g), np.float64) for g in spec["grads"]], out, result
+    grads = returned if isinstance(returned, (tuple, list)) else [returned]
+    return [np.asarray(g, np.float64) for g in grads], out, result
 
 
 def _numeric(ctx, spec: dict, case: dict, wrt: str, gen) -> tuple[list, np.ndarray]:
@@ -137,20 +140,23 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict, hooks: shared.
     comparisons, notes = [], []
     for k, case in shared.cases(inputs).items():
         o = outs[k]
-        reference_out, reference_loss, _ = _forward(ctx.reference, spec, case)
+        expected, reference_out, reference_loss = _reference(ctx.reference, spec, case)
         dout = _dout(spec, case, reference_out)
-        own = hooks.scales(ctx, case) if hooks.scales is not None else {}
+        # the terms' magnitude: the assignment's (SCALES: "loss" and "grads"), or the reference on |case|
+        own = hooks.scales(ctx, case) if hooks.scales is not None else None
+        magnitude = own or dict(zip(("grads", "out", "loss"), _reference(ctx.reference, spec, _absolute(case))))
         if not of_class:
             for key, when in (("count", ""), ("again_count", " when called a second time")):
                 if int(o[key]) != len(grads):
                     return Verdict(FAIL, f"{backward} returns {int(o[key])} value(s){when}; expected {len(grads)}: "
                                          f"({', '.join(grads)})")
         if spec.get("check_output"):
-            wrong = _wrong_output(ctx, spec, case, o, units, f"{named}{forward}'s self.{spec['output']}")
+            wrong = _wrong_output(ctx, o, units, f"{named}{forward}'s self.{spec['output']}",
+                                  reference_out, np.abs(magnitude["out"] if "out" in magnitude else
+                                                        _forward(ctx.reference, spec, _absolute(case))[0]))
             if wrong:
                 return Verdict(FAIL, wrong)
-        expected = _reference(ctx.reference, spec, case)
-        scales = own.get("grads") or [np.abs(s) for s in _reference(ctx.reference, spec, _absolute(case))]
+        scales = [np.abs(s) for s in magnitude["grads"]]
         given = o.get("out", dout) if is_loss else dout   # a loss layer's backward got its own output
         if not np.array_equal(o.get("dout_after", given), given):
             why = f"it is the layer's own self.{spec['output']}" if is_loss else "the layer after may still use it"
@@ -160,7 +166,7 @@ def judge(ctx, spec: dict, inputs: dict, outcome, mistakes: dict, hooks: shared.
                                  f"{spec.get('loss_is', 'the loss')} is one number")
         if is_loss and is_loss not in problems:
             precision = precision_of(o.get("out"), *(o.get(f"g{i}") for i in range(len(grads))), o.get("precision"))
-            scale = own.get("loss", abs(float(_forward(ctx.reference, spec, _absolute(case))[1])))
+            scale = abs(float(magnitude["loss"]))
             c = compare(o["loss"], float(reference_loss), precision, scale, units, ctx.expected_error * scale)
             if c.ok:
                 comparisons.append(c)
@@ -236,12 +242,12 @@ def _same_update(got: tuple, want: tuple) -> bool:
         return False
 
 
-def _wrong_output(ctx, spec, case, o, units, label) -> str:
-    """What is wrong with the forward's output, which the gradients are of, or ""."""
-    got, want = o["out"], _forward(ctx.reference, spec, case)[0]
+def _wrong_output(ctx, o, units, label, want, scale) -> str:
+    """What is wrong with the forward's output, which the gradients are of (the reference's
+    `want`, its terms' magnitude `scale`), or ""."""
+    got = o["out"]
     if got.shape != want.shape:
         return f"{label} has shape {got.shape}; expected {want.shape}"
-    scale = np.abs(_forward(ctx.reference, spec, {n: np.abs(v) for n, v in case.items()})[0])
     c = compare(got, want, precision_of(got, o.get("precision")), scale, units, ctx.expected_error * scale)
     return "" if c.ok else shared.wrong(label, got, want, c)
 
