@@ -6,7 +6,8 @@ statement by statement, the probes' and the runner's source, every call's inputs
 dtypes, shapes), time limits and what it needs, the sandbox kind, its limits, its threads and this
 machine's arithmetic (numpy, BLAS). Only runs that completed are kept: an outcome cut short by a
 time or memory limit, a crash or a statement that would not load can depend on the machine's
-load, so such a run is never stored. The stored arrays are read back as they were sent: plain
+load, so such a run is never stored; nor one that sent back more than KEEP_MB (a submission
+must not grow the grader's cache by what it chooses to send). The stored arrays are read back as they were sent: plain
 arrays, never pickles.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from . import __version__, probe, sandbox, seeds
 from .write import write_atomic
 
 VERSION = "probe-run-1"   # change when what a stored run holds changes
+KEEP_MB = 16              # a run that sent back more is not kept: the cache grows by what students send
 # the grader's code a run's outcome depends on, besides the probes and the runner
 CODE = [Path(probe.__file__), Path(sandbox.__file__), Path(sandbox.__file__).with_name("sandbox_launch.py")]
 
@@ -40,7 +42,9 @@ def run(root: Path, student_source: str, statements: list[tuple[int, str]], prob
         return kept
     done = probe.run_probes(student_source, statements, probe_files, calls, box=box, limits=limits,
                             threads=threads, max_output_mb=max_output_mb)
-    if done.import_error is None and not done.load_errors and all(o.error is None for o in done.outcomes.values()):
+    sent = sum(a.nbytes for o in done.outcomes.values() for a in (o.outputs or {}).values())
+    if done.import_error is None and not done.load_errors and all(o.error is None for o in done.outcomes.values()) \
+            and sent <= KEEP_MB << 20:
         try:
             _store(path, done)
         except OSError:   # a full or read-only cache: the run is graded all the same, just not kept

@@ -14,6 +14,9 @@ def draw(student, inputs):
     """An unseeded draw: two runs never give the same number, a reused run does."""
     return {"x": np.frombuffer(os.urandom(8), np.uint64).astype(np.float64), "y": student.f(inputs["a"])}
 
+def flood(student, inputs):
+    return {"x": np.zeros(3 << 20)}   # 24 MB: within what a probe may send, over what is kept
+
 def hang(student, inputs):
     while True:
         pass
@@ -27,7 +30,7 @@ def run(tmp_path, student=STUDENT, probe="draw", a=(1.0, 2.0), timeout=20.0, reu
     call = probe_memo.probe.ProbeCall("c", probe, {"a": np.asarray(a)}, timeout)
     return probe_memo.run(tmp_path / "memo", student, [(1, student)], [probes], [call],
                           box=sandbox.choose("auto")[0], limits=sandbox.Limits(memory_mb=1024, cpu_seconds=60),
-                          threads=1, max_output_mb=16, reuse=reuse)
+                          threads=1, max_output_mb=64, reuse=reuse)
 
 
 def test_identical_code_on_identical_inputs_is_reused_and_anything_else_runs(tmp_path):
@@ -47,6 +50,7 @@ def test_a_run_cut_short_is_never_kept(tmp_path):
     for _ in range(2):
         cut = run(tmp_path, probe="hang", timeout=1.0)
         assert not cut.reused and "stopped after 1 s" in cut.outcomes["c"].error
+    assert not run(tmp_path, probe="flood").reused and not run(tmp_path, probe="flood").reused
     raised = run(tmp_path, student="raise ValueError('no')\n")
     assert raised.import_error is not None or raised.load_errors
     assert not run(tmp_path, student="raise ValueError('no')\n").reused
